@@ -1,0 +1,108 @@
+"""IX configuration as a tree of blocks (pure).
+
+An IX config is a sequence of top-level lines; a line that opens a block (``interface X``,
+``watch-group NAME N``, ``ip router ospf 1`` ...) owns the two-space indented lines under it.
+``!`` separates groups and carries no meaning; the ``!`` comment header that ``show
+running-config`` prints (firmware, ``Current time``) is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Node:
+    """One top-level line and, when it opens a block, the lines inside it (order kept)."""
+
+    line: str
+    children: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def is_block(self) -> bool:
+        return bool(self.children)
+
+
+@dataclass(frozen=True)
+class ConfigTree:
+    """A whole config: top-level nodes in the order the router printed them."""
+
+    nodes: tuple[Node, ...] = ()
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.nodes)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def find(self, line: str) -> Node | None:
+        """The first node whose top-level line is exactly ``line``."""
+        for node in self.nodes:
+            if node.line == line:
+                return node
+        return None
+
+    def starting_with(self, prefix: str) -> list[Node]:
+        """Every node whose top-level line starts with ``prefix``."""
+        return [node for node in self.nodes if node.line.startswith(prefix)]
+
+    def lines(self) -> Iterator[tuple[str | None, str]]:
+        """Every line as ``(block header or None, line)``: top-level lines have no header."""
+        for node in self.nodes:
+            yield None, node.line
+            for child in node.children:
+                yield node.line, child
+
+
+def parse_config(text: str) -> ConfigTree:
+    """Parse ``show running-config`` / ``show config`` output into a tree.
+
+    Comment lines (``!`` and ``! ...``) and blank lines are dropped; an indented line belongs to
+    the last top-level line before it.
+    """
+    nodes: list[Node] = []
+    header: str | None = None
+    children: list[str] = []
+
+    def flush() -> None:
+        if header is not None:
+            nodes.append(Node(header, tuple(children)))
+
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        stripped = line.strip()
+        if not stripped or stripped.startswith("!"):
+            continue
+        if line[0].isspace():
+            if header is None:
+                # An indented line with no block above it: keep it rather than lose it.
+                nodes.append(Node(stripped))
+                continue
+            children.append(stripped)
+            continue
+        flush()
+        header, children = stripped, []
+    flush()
+    return ConfigTree(tuple(nodes))
+
+
+def render_config(tree: ConfigTree | Iterable[Node]) -> str:
+    """Render a tree the way the IX prints it: two-space indent inside blocks, ``!`` after each
+    block and between runs of top-level lines."""
+    out: list[str] = []
+    prev_block = False
+    for node in tree:
+        if node.is_block:
+            if out and not prev_block:
+                out.append("!")
+            out.append(node.line)
+            out.extend(f"  {child}" for child in node.children)
+            out.append("!")
+            prev_block = True
+        else:
+            out.append(node.line)
+            prev_block = False
+    if out and out[-1] != "!":
+        out.append("!")
+    return "\n".join(out) + "\n"
