@@ -1,0 +1,147 @@
+"""Load ``nmops.yaml`` and the inventory it names; collect every problem, each located."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from nmops.config.model import Inventory, Router, Settings
+from nmops.config.yamlsrc import Located, load_located
+from nmops.errors import ConfigError
+
+DEFAULT_CONFIG = Path("config/nmops.yaml")
+M = TypeVar("M", bound=BaseModel)
+
+# pydantic's wording -> what a person editing YAML needs to hear.
+_MESSAGES = {
+    "extra_forbidden": "unknown key",
+    "missing": "required key is missing",
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything one run needs: settings, the network, and where they came from."""
+
+    path: Path
+    settings: Settings
+    inventory: Inventory
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def resolve_path(self, value: str) -> Path:
+        """A path from nmops.yaml, relative to that file."""
+        return (self.base_dir / value).resolve()
+
+    def routers(self, names: list[str] | None = None) -> list[Router]:
+        """The routers to work on, in inventory order; unknown names are a config error."""
+        if not names:
+            return list(self.inventory.routers.values())
+        unknown = [n for n in names if n not in self.inventory.routers]
+        if unknown:
+            raise ConfigError([f"no router named {n!r} in the inventory" for n in unknown])
+        return [self.inventory.routers[n] for n in names]
+
+
+def config_path(explicit: str | None) -> Path:
+    """``--config``, then ``$NMOPS_CONFIG``, then ``./config/nmops.yaml``."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("NMOPS_CONFIG")
+    return Path(env) if env else DEFAULT_CONFIG
+
+
+def load_config(path: Path) -> Config:
+    settings_src = load_located(path)
+    settings = _validate(Settings, settings_src.data, settings_src, path.parent)
+    inv_path = (path.parent / settings.inventory).resolve()
+    inventory = load_inventory(inv_path)
+    return Config(path=path.resolve(), settings=settings, inventory=inventory)
+
+
+def load_inventory(path: Path) -> Inventory:
+    src = load_located(path)
+    raw = src.data if src.data is not None else {}
+    if not isinstance(raw, dict):
+        raise ConfigError([f"{src.where(())}: the inventory must be a mapping"])
+    defaults = raw.get("defaults") or {}
+    routers = raw.get("routers")
+    problems: list[str] = []
+    if not isinstance(defaults, dict):
+        problems.append(f"{src.where(('defaults',))}: defaults: must be a mapping")
+        defaults = {}
+    if isinstance(routers, dict):
+        merged: dict[str, Any] = {}
+        for name, body in routers.items():
+            if body is None:
+                body = {}
+            if not isinstance(body, dict):
+                problems.append(
+                    f"{src.where(('routers', name))}: routers.{name}: must be a mapping"
+                )
+                continue
+            merged[name] = {"name": name, **_deep_merge(defaults, body)}
+        raw = {**raw, "routers": merged}
+    if problems:
+        raise ConfigError(problems)
+    return _validate(Inventory, raw, src, path.parent)
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _validate(model: type[M], data: Any, src: Located, base_dir: Path) -> M:
+    if data is None:
+        data = {}
+    try:
+        return model.model_validate(data, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        raise ConfigError([_describe(err, src) for err in exc.errors()]) from None
+
+
+def _describe(err: Any, src: Located) -> str:
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    # A router key inherited from defaults is reported where defaults set it.
+    path = loc
+    if (
+        len(loc) >= 3
+        and loc[0] == "routers"
+        and loc not in src.lines
+        and ("defaults", *loc[2:]) in src.lines
+    ):
+        path = ("defaults", *loc[2:])
+    if loc[-1:] == ("name",) and len(loc) == 3:
+        path = loc[:2]
+    message = _MESSAGES.get(err["type"], err["msg"])
+    message = message.removeprefix("Value error, ")
+    if (
+        err["type"] not in _MESSAGES
+        and "input" in err
+        and _is_scalar(err["input"])
+        and repr(err["input"]) not in message
+        and not _secretish(loc)
+    ):
+        message = f"{message} (got {err['input']!r})"
+    key = ".".join(str(p) for p in loc) or "(top)"
+    return f"{src.where(path)}: {key}: {message}"
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool) or value is None
+
+
+def _secretish(loc: tuple[Any, ...]) -> bool:
+    return any(str(p) in {"password", "psk", "secret"} for p in loc)

@@ -1,0 +1,185 @@
+"""The configuration as typed values, validated by pydantic (strict: unknown keys are errors)."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from nmops.config.secrets import SecretRef
+from nmops.names import check_domain, check_interface, check_label, check_printable
+
+Label = Annotated[str, AfterValidator(check_label)]
+Domain = Annotated[str, AfterValidator(check_domain)]
+Interface = Annotated[str, AfterValidator(check_interface)]
+Text = Annotated[str, AfterValidator(check_printable)]
+Family = Literal["ipv4", "ipv6"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _secret(value: Any, info: ValidationInfo) -> SecretRef:
+    if isinstance(value, SecretRef):
+        return value
+    if not isinstance(value, dict) or set(value) not in ({"env"}, {"file"}):
+        raise ValueError("a secret is a reference, {env: VAR} or {file: PATH}, never the value")
+    ((kind, ref),) = value.items()
+    if not isinstance(ref, str) or not ref:
+        raise ValueError(f"secret {kind}: must be a non-empty string")
+    if kind == "env":
+        return SecretRef(env=ref)
+    base = (info.context or {}).get("base_dir", Path("."))
+    return SecretRef(file=(base / ref).resolve())
+
+
+Secret = Annotated[SecretRef, BeforeValidator(_secret)]
+
+
+def _server(value: str) -> str:
+    """``IP`` or ``IP:PORT`` (``[IPv6]:PORT``) -> canonical ``IP:PORT`` text."""
+    host, port = value, "53"
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        if rest:
+            if not rest.startswith(":"):
+                raise ValueError(f"{value!r} is not IP or IP:PORT")
+            port = rest[1:]
+    elif value.count(":") == 1:
+        host, port = value.split(":")
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"{value!r} is not IP or IP:PORT (an address, not a name)") from None
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{value!r}: port must be 1-65535")
+    return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
+
+
+Server = Annotated[str, AfterValidator(_server)]
+
+
+class DnsSettings(_Strict):
+    servers: list[Server] = Field(default_factory=list)
+    bootstrap: list[Server] = Field(default_factory=list)
+    port: int = Field(53, ge=1, le=65535)  # port of servers found by discovery
+    timeout: float = Field(2.0, gt=0, le=60)
+    retries: int = Field(2, ge=0, le=10)
+    concurrency: int = Field(8, ge=1, le=2000)
+    rate: float = Field(50.0, ge=0)  # queries per second per server; 0 lifts the limit
+    edns_payload: int = Field(1232, ge=512, le=4096)
+    allow_documentation: bool = False
+
+
+class SshSettings(_Strict):
+    known_hosts: str = "known_hosts"
+    connect_timeout: float = Field(10.0, gt=0, le=300)
+    command_timeout: float = Field(30.0, gt=0, le=600)
+    concurrency: int = Field(20, ge=1, le=1000)
+    takeover: bool = False
+    log_dir: str | None = None
+
+
+class Settings(_Strict):
+    inventory: str = "inventory.yaml"
+    dns: DnsSettings = Field(default_factory=DnsSettings)
+    ssh: SshSettings = Field(default_factory=SshSettings)
+
+
+class Ddns(_Strict):
+    ipv4: Interface | None = None
+    ipv6: Interface | None = None
+
+    @model_validator(mode="after")
+    def _one_family(self) -> Ddns:
+        if self.ipv4 is None and self.ipv6 is None:
+            raise ValueError("name at least one notify interface: ipv4 or ipv6")
+        return self
+
+    def families(self) -> list[Family]:
+        out: list[Family] = []
+        if self.ipv4 is not None:
+            out.append("ipv4")
+        if self.ipv6 is not None:
+            out.append("ipv6")
+        return out
+
+    def interface(self, family: Family) -> str | None:
+        return self.ipv4 if family == "ipv4" else self.ipv6
+
+
+class Lan(_Strict):
+    interface: Interface
+    address: ipaddress.IPv4Interface
+
+
+class Expect(_Strict):
+    ipv4: list[ipaddress.IPv4Address] | None = None
+    ipv6: list[ipaddress.IPv6Address] | None = None
+
+
+class ManagementPath(_Strict):
+    host: Text
+    port: int = Field(22, ge=1, le=65535)
+
+
+class Login(_Strict):
+    username: Text
+    password: Secret
+
+
+class Router(_Strict):
+    name: Label
+    site: Text | None = None
+    ddns_hostname: Label | None = None
+    ddns: Ddns
+    lan: Lan | None = None
+    expect: Expect | None = None
+    management: list[ManagementPath] = Field(default_factory=list)
+    login: Login | None = None
+
+    @property
+    def host_label(self) -> str:
+        return self.ddns_hostname or self.name
+
+    def expected(self, family: Family) -> frozenset[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        """The addresses ``expect`` fixes for ``family``; empty when it fixes none."""
+        if self.expect is None:
+            return frozenset()
+        values = self.expect.ipv4 if family == "ipv4" else self.expect.ipv6
+        return frozenset(values or ())
+
+
+class NetMeister(_Strict):
+    group: Label
+    zone: Domain = "nmddns.jp"
+    password: Secret | None = None
+
+    def fqdn(self, host_label: str, family: Family) -> str:
+        middle = "v6." if family == "ipv6" else ""
+        return f"{host_label}.{self.group}.{middle}{self.zone}"
+
+
+class Inventory(_Strict):
+    netmeister: NetMeister
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    routers: dict[str, Router]
+
+    @field_validator("routers", mode="before")
+    @classmethod
+    def _not_empty(cls, value: Any) -> Any:
+        if isinstance(value, dict) and not value:
+            raise ValueError("list at least one router")
+        return value

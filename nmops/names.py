@@ -1,0 +1,44 @@
+"""Syntax checks for every name that ends up in a DNS query or a router command (pure)."""
+
+from __future__ import annotations
+
+import re
+
+_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
+# IX interface kinds seen in configs and manuals; a number, then optional .sub or /slot parts.
+_IX_INTERFACE = re.compile(
+    r"^(GigaEthernet|FastEthernet|TenGigaEthernet|Tunnel|Loopback|BVI|Dialer|Null|USB-Ethernet)"
+    r"\d+(?:[./]\d+){0,2}$"
+)
+
+
+def check_label(value: str) -> str:
+    """A single DNS label (letters, digits, inner hyphens, 1-63 characters)."""
+    if not _LABEL.match(value):
+        raise ValueError(f"{value!r} is not a DNS label (letters, digits and inner hyphens)")
+    return value.lower()
+
+
+def check_domain(value: str) -> str:
+    """A domain name of LDH labels, without the trailing dot."""
+    name = value.rstrip(".")
+    if not name or len(name) > 253:
+        raise ValueError(f"{value!r} is not a domain name")
+    for label in name.split("."):
+        if not _LABEL.match(label):
+            raise ValueError(f"{value!r} is not a domain name ({label!r} is not a DNS label)")
+    return name.lower()
+
+
+def check_interface(value: str) -> str:
+    """An IX interface name such as ``GigaEthernet0.1`` or ``Tunnel1.0``."""
+    if not _IX_INTERFACE.match(value):
+        raise ValueError(f"{value!r} is not an IX interface name")
+    return value
+
+
+def check_printable(value: str, what: str = "value") -> str:
+    """No whitespace at the ends and no control characters anywhere (newlines especially)."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value) or value != value.strip():
+        raise ValueError(f"{what} {value!r} contains whitespace or control characters")
+    return value
