@@ -1,0 +1,141 @@
+"""``nmops check``: observe (DNS side) and diagnose, as one value the CLI renders."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from nmops.config.load import Config
+from nmops.config.model import Family, Router
+from nmops.dns.addresses import IPAddress
+from nmops.dns.classify import NameResult, ServerResult, aggregate, classify_server
+from nmops.dns.discover import make_resolver, zone_servers
+from nmops.dns.engine import Limits, Outcome, Question, Server, ServerClient
+from nmops.dns.wire import AAAA, A, question_wire
+from nmops.errors import DnsError
+from nmops.status import ExitCode, Status, severity, worst
+
+log = logging.getLogger(__name__)
+
+_RDTYPE: dict[Family, tuple[str, int]] = {"ipv4": ("A", A), "ipv6": ("AAAA", AAAA)}
+
+
+@dataclass(frozen=True)
+class RouterReport:
+    name: str
+    names: tuple[NameResult, ...]
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return worst([severity(n.status, partial=n.partial) for n in self.names])
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    routers: tuple[RouterReport, ...]
+    queries: int = 0
+    seconds: float = 0.0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return worst([r.exit_code for r in self.routers])
+
+
+@dataclass(frozen=True)
+class _Name:
+    router: str
+    fqdn: str
+    family: Family
+    rdtype: str
+    question: Question
+    expect: frozenset[IPAddress]
+
+
+def _names(config: Config, routers: list[Router]) -> list[_Name]:
+    nm = config.inventory.netmeister
+    payload = config.settings.dns.edns_payload
+    out: list[_Name] = []
+    for router in routers:
+        for family in router.ddns.families():
+            fqdn = nm.fqdn(router.host_label, family)
+            rdtype, code = _RDTYPE[family]
+            question = Question(fqdn, code, question_wire(fqdn, code, payload))
+            out.append(
+                _Name(
+                    router.name, fqdn, family, rdtype, question, frozenset(router.expected(family))
+                )
+            )
+    return out
+
+
+async def _servers_by_name(config: Config, names: list[_Name]) -> dict[str, list[Server] | str]:
+    """The servers to ask for each name, or why none could be found."""
+    dns_cfg = config.settings.dns
+    if dns_cfg.servers:
+        fixed = [Server.parse(s) for s in dns_cfg.servers]
+        return {n.fqdn: fixed for n in names}
+    resolver = make_resolver([Server.parse(s) for s in dns_cfg.bootstrap], dns_cfg.timeout)
+    by_parent: dict[str, list[Server] | str] = {}
+    out: dict[str, list[Server] | str] = {}
+    for n in names:
+        parent = n.fqdn.split(".", 1)[1]
+        if parent not in by_parent:
+            try:
+                by_parent[parent] = await zone_servers(n.fqdn, resolver, dns_cfg.port)
+            except DnsError as exc:
+                by_parent[parent] = str(exc)
+        out[n.fqdn] = by_parent[parent]
+    return out
+
+
+async def check_dns(config: Config, routers: list[Router]) -> CheckReport:
+    """Ask every authoritative server about every name of ``routers``; never raises for DNS
+    trouble (it becomes a status)."""
+    started = time.monotonic()
+    dns_cfg = config.settings.dns
+    names = _names(config, routers)
+    servers_for = await _servers_by_name(config, names)
+    per_server: dict[Server, list[_Name]] = defaultdict(list)
+    for n in names:
+        found = servers_for[n.fqdn]
+        if not isinstance(found, str):
+            for server in found:
+                per_server[server].append(n)
+    limits = Limits(dns_cfg.timeout, dns_cfg.retries, dns_cfg.concurrency, dns_cfg.rate)
+
+    async def ask(server: Server, todo: list[_Name]) -> tuple[Server, list[_Name], list[Outcome]]:
+        async with ServerClient(server, limits) as client:
+            outcomes = await client.ask_all([n.question for n in todo])
+        return server, todo, list(outcomes)
+
+    answers: dict[tuple[str, str], list[ServerResult]] = defaultdict(list)
+    queries = 0
+    results = await asyncio.gather(*(ask(s, todo) for s, todo in per_server.items()))
+    for server, todo, outcomes in results:
+        queries += len(todo)
+        for n, outcome in zip(todo, outcomes, strict=True):
+            answers[(n.fqdn, n.rdtype)].append(
+                classify_server(
+                    str(server),
+                    outcome,
+                    expect=n.expect,
+                    allow_documentation=dns_cfg.allow_documentation,
+                )
+            )
+    by_router: dict[str, list[NameResult]] = defaultdict(list)
+    for n in names:
+        found = servers_for[n.fqdn]
+        if isinstance(found, str):
+            result = NameResult(
+                n.fqdn, n.family, n.rdtype, Status.ERROR, False, (), None, (), found
+            )
+        else:
+            server_results = sorted(answers[(n.fqdn, n.rdtype)], key=lambda s: s.server)
+            result = aggregate(n.fqdn, n.family, n.rdtype, server_results)
+        by_router[n.router].append(result)
+    reports = tuple(RouterReport(r.name, tuple(by_router[r.name])) for r in routers)
+    return CheckReport(reports, queries=queries, seconds=time.monotonic() - started)

@@ -1,0 +1,101 @@
+"""The command line: parse arguments, call, map to an exit code. The only module that prints."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+
+import click
+from rich.console import Console
+
+from nmops import __version__
+from nmops.check import CheckReport, check_dns
+from nmops.config.load import config_path, load_config
+from nmops.errors import ConfigError, NmopsError
+from nmops.report.check_json import check_document
+from nmops.report.check_text import check_table, summary_line
+from nmops.status import ExitCode
+
+
+def _console(stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped output (cron, mail, logs) gets room for whole names instead of 80 columns.
+    width = None if stream.isatty() else 160
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
+
+
+def _fail(exc: NmopsError) -> None:
+    err = _console(stderr=True)
+    if isinstance(exc, ConfigError):
+        err.print("[bold red]configuration error[/]", markup=True)
+        for problem in exc.problems:
+            err.print(f"  {problem}", markup=False)
+    else:
+        err.print(f"[bold red]error:[/] {exc}", markup=True)
+    sys.exit(ExitCode.UNKNOWN)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="nmops")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def main(verbose: int) -> None:
+    """Keeps NEC IX VPNs alive when they depend on NetMeister DDNS."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _print_report(report: CheckReport, *, as_json: bool, quiet: bool) -> None:
+    out = _console()
+    if as_json:
+        click.echo(json.dumps(check_document(report), indent=2))
+        return
+    if quiet and report.exit_code is ExitCode.OK:
+        return
+    out.print(check_table(report, only_problems=quiet))
+    out.print(summary_line(report))
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_opt",
+    metavar="PATH",
+    help="nmops.yaml (default: $NMOPS_CONFIG, then ./config/nmops.yaml).",
+)
+@click.option("--router", "routers", multiple=True, metavar="NAME", help="Only these routers.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document (nmops.check/1).")
+@click.option("--quiet", is_flag=True, help="Only problems; nothing when all is well.")
+def check(config_opt: str | None, routers: tuple[str, ...], as_json: bool, quiet: bool) -> None:
+    """Resolve every router's DDNS names at the zone's authoritative servers."""
+    try:
+        config = load_config(config_path(config_opt))
+        selected = config.routers(list(routers))
+        report = asyncio.run(check_dns(config, selected))
+    except NmopsError as exc:
+        _fail(exc)
+        return
+    _print_report(report, as_json=as_json, quiet=quiet)
+    sys.exit(report.exit_code)
+
+
+@main.command()
+def demo() -> None:
+    """Run nmops on the built-in lab (no routers needed) and explain what it shows."""
+    from nmops.lab.demo import run_demo
+
+    out = _console()
+    result = asyncio.run(run_demo())
+    for step in result.steps:
+        out.rule(step.title)
+        out.print(check_table(step.report))
+        out.print(summary_line(step.report))
+        out.print(step.explanation, markup=False)
+        out.print()
+    if result.ok:
+        out.print("[green]The demo ran as intended.[/]")
+        sys.exit(0)
+    for problem in result.problems:
+        out.print(f"[red]demo problem:[/] {problem}")
+    sys.exit(1)

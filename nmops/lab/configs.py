@@ -1,0 +1,66 @@
+"""Writing the ``nmops.yaml`` + ``inventory.yaml`` pair that points nmops at a lab."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass
+class LabRouter:
+    name: str
+    site: str | None = None
+    ddns: dict[str, str] = field(
+        default_factory=lambda: {"ipv4": "GigaEthernet0.1", "ipv6": "GigaEthernet2.0"}
+    )
+    lan: dict[str, str] | None = None
+    expect: dict[str, list[str]] | None = None
+    management: list[dict[str, Any]] | None = None
+
+
+def write_lab_config(
+    directory: Path,
+    *,
+    dns_servers: list[str],
+    routers: list[LabRouter],
+    group: str = "fetburner",
+    zone: str = "nmddns.jp",
+    dns: dict[str, Any] | None = None,
+    extra_settings: dict[str, Any] | None = None,
+    defaults: dict[str, Any] | None = None,
+) -> Path:
+    """Write both files into ``directory``; returns the path of ``nmops.yaml``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    settings: dict[str, Any] = {
+        "inventory": "inventory.yaml",
+        "dns": {
+            "servers": dns_servers,
+            "timeout": 1.0,
+            "retries": 1,
+            "allow_documentation": True,  # the lab hands out documentation-range addresses
+            **(dns or {}),
+        },
+        **(extra_settings or {}),
+    }
+    inventory: dict[str, Any] = {
+        "netmeister": {"group": group, "zone": zone},
+        "defaults": defaults or {},
+        "routers": {},
+    }
+    for r in routers:
+        body: dict[str, Any] = {"ddns": r.ddns}
+        for key in ("site", "lan", "expect", "management"):
+            value = getattr(r, key)
+            if value is not None:
+                body[key] = value
+        inventory["routers"][r.name] = body
+    header = "# Written by nmops for a lab on 127.0.0.1; safe to delete.\n"
+    path = directory / "nmops.yaml"
+    path.write_text(header + yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
+    (directory / "inventory.yaml").write_text(
+        header + yaml.safe_dump(inventory, sort_keys=False), encoding="utf-8"
+    )
+    return path

@@ -1,0 +1,71 @@
+"""``nmops check`` on a terminal: a table, one row per router and family, and a summary (pure:
+returns renderables, the CLI prints them)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rich.table import Table
+from rich.text import Text
+
+from nmops.check import CheckReport
+from nmops.dns.classify import NameResult
+from nmops.status import ExitCode, Status, severity
+
+_STYLE = {
+    ExitCode.OK: "green",
+    ExitCode.WARNING: "yellow",
+    ExitCode.CRITICAL: "bold red",
+    ExitCode.UNKNOWN: "magenta",
+}
+
+
+def _servers_column(n: NameResult) -> str:
+    """Who said what, only when the servers did not all say the same."""
+    if len({(s.status, s.addresses) for s in n.servers}) <= 1:
+        return ""
+    parts = []
+    for s in n.servers:
+        said = ", ".join(map(str, s.addresses)) or s.status.value
+        parts.append(f"{s.server}: {said}" if s.addresses else f"{s.server}: {s.status.value}")
+    return "\n".join(parts)
+
+
+def _status_text(n: NameResult) -> Text:
+    code = severity(n.status, partial=n.partial)
+    label = n.status.value + (" (partial)" if n.partial else "")
+    return Text(label, style=_STYLE[code])
+
+
+def check_table(report: CheckReport, *, only_problems: bool = False) -> Table:
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for column in ("router", "family", "name", "status", "addresses", "ttl", "detail"):
+        table.add_column(column, overflow="fold")
+    for router in report.routers:
+        for n in router.names:
+            if only_problems and n.status is Status.OK and not n.partial:
+                continue
+            detail = "\n".join(x for x in (n.detail, _servers_column(n)) if x)
+            table.add_row(
+                router.name,
+                n.family,
+                n.fqdn,
+                _status_text(n),
+                "\n".join(map(str, n.addresses)) or "-",
+                "-" if n.ttl is None else str(n.ttl),
+                detail,
+            )
+    return table
+
+
+def summary_line(report: CheckReport) -> Text:
+    names = [n for r in report.routers for n in r.names]
+    counts = Counter(n.status.value + (" (partial)" if n.partial else "") for n in names)
+    parts = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
+    code = report.exit_code
+    text = Text(f"{code.name}: ", style=_STYLE[code])
+    text.append(
+        f"{len(report.routers)} routers, {len(names)} names: {parts or 'none'} "
+        f"({report.queries} queries in {report.seconds:.2f} s)"
+    )
+    return text
