@@ -1,0 +1,253 @@
+"""The NEC IX command-line dialect as data: prompts, modes, commands, error and info lines.
+
+Everything the driver and the parsers need to know about how the IX talks lives here, so a
+firmware that words something differently is a one-line change. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import string
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+
+from nmops.errors import RouterError
+
+
+class UnsafeArgument(RouterError):
+    """A value was refused before being put into a router command."""
+
+
+class Mode(enum.Enum):
+    """Where a session sits, as told by its prompt."""
+
+    OPERATION = "operation"  # administrator, `HOST# `
+    MONITOR = "monitor"  # monitor-level user, `HOST% `
+    CONFIG = "config"  # `HOST(config)# `
+    CONFIG_SUB = "config-sub"  # `HOST(config-GigaEthernet2.0)# ` and other blocks
+
+
+# --- prompts ---------------------------------------------------------------------------------
+
+# Other tools' prompt regexes, kept so the tests show ours accepts what theirs accepts.
+OXIDIZED_PROMPT_RE = re.compile(r"^(\([\w.-]*\)\s[#$]|^\S+[$#]\s?)$")
+STRICT_PROMPT_RE = re.compile(r"^[A-Za-z0-9._-]+(\([^)]*\))?[#%] ?$")
+
+_HOST = r"[A-Za-z0-9._-]+"
+PROMPT_RE = re.compile(rf"^(?P<host>{_HOST})(?:\((?P<inner>[^)]*)\))?(?P<term>[#%]) ?$")
+# A prompt followed by the echo of what was typed at it.
+ECHO_RE = re.compile(rf"^{_HOST}(?:\([^)]*\))?[#%] \S.*$")
+# The driver waits for this at the end of its buffer.
+PROMPT_SEARCH_RE = re.compile(rf"(?m)^{_HOST}(?:\([^)]*\))?[#%] ?\Z")
+
+
+def classify_prompt(line: str) -> tuple[Mode, str, str | None] | None:
+    """``(mode, hostname, submode)`` for a prompt line, or None when it is not an IX prompt."""
+    match = PROMPT_RE.match(line.strip("\r\n"))
+    if match is None:
+        return None
+    host, inner, term = match["host"], match["inner"], match["term"]
+    if inner is None:
+        return (Mode.MONITOR if term == "%" else Mode.OPERATION), host, None
+    # A monitor user never reaches config mode, so `(config)%` is not a prompt we know.
+    if term != "#":
+        return None
+    if inner == "config":
+        return Mode.CONFIG, host, None
+    if inner.startswith("config-") and len(inner) > len("config-"):
+        return Mode.CONFIG_SUB, host, inner[len("config-") :]
+    return None
+
+
+# --- commands --------------------------------------------------------------------------------
+
+COMMANDS: Mapping[str, str] = MappingProxyType(
+    {
+        "enter_config": "enable-config",
+        "takeover_config": "svintr-config",  # kicks another admin out of config: only on request
+        "top_config": "configure",
+        "exit": "exit",
+        "terminal_length": "terminal length 0",  # config mode only
+        "terminal_width": "terminal width 512",
+        "write_memory": "write memory",
+        "reload": "reload",
+        "reload_confirm": "yes",
+        "show_running": "show running-config",
+        "show_startup": "show config",  # IX2000/IX3000
+        "show_startup_ixr": "show startup-config",  # IX-R/IX-V
+        "show_version": "show version",
+        "show_ip_interface": "show ip interface {ifname}",
+        "show_ipv6_interface": "show ipv6 interface {ifname}",
+        "show_nm": "show nm information",  # IX2000/IX3000
+        "show_nm_ixr": "show nm status",  # IX-R/IX-V
+        "show_ikev2_sa": "show ikev2 sa",
+        "config_line": "{line}",
+        "negate": "no {line}",
+    }
+)
+
+
+def is_ixr_family(model: str) -> bool:
+    """True for IX-R/IX-V models, whose show commands differ from IX2000/IX3000."""
+    return model.upper().replace("-", "").startswith(("IXR", "IXV"))
+
+
+def startup_config_command(model: str) -> str:
+    return COMMANDS["show_startup_ixr" if is_ixr_family(model) else "show_startup"]
+
+
+def nm_status_command(model: str) -> str:
+    return COMMANDS["show_nm_ixr" if is_ixr_family(model) else "show_nm"]
+
+
+def mode_change(current: Mode, target: Mode, *, takeover: bool = False) -> tuple[str, ...]:
+    """The commands that move a session from ``current`` to ``target`` (CONFIG_SUB -> CONFIG
+    goes to the top level; CONFIG_SUB as a target is entered by a block header, not here)."""
+    if current is target:
+        return ()
+    if Mode.MONITOR in (current, target):
+        raise RouterError("a monitor-level user cannot change mode; log in as an administrator")
+    if target is Mode.CONFIG_SUB:
+        raise ValueError("enter a config sub-mode with its block header line")
+    enter = COMMANDS["takeover_config" if takeover else "enter_config"]
+    steps: dict[tuple[Mode, Mode], tuple[str, ...]] = {
+        (Mode.OPERATION, Mode.CONFIG): (enter,),
+        (Mode.CONFIG, Mode.OPERATION): (COMMANDS["exit"],),
+        (Mode.CONFIG_SUB, Mode.CONFIG): (COMMANDS["top_config"],),
+        (Mode.CONFIG_SUB, Mode.OPERATION): (COMMANDS["top_config"], COMMANDS["exit"]),
+    }
+    return steps[current, target]
+
+
+# --- argument validation ---------------------------------------------------------------------
+
+_IFNAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9./:-]{0,63}")
+MAX_LINE = 512  # the widest `terminal width` the IX accepts
+
+
+def validate_interface_name(name: str) -> str:
+    """Return ``name`` if it can safely follow a command, else raise UnsafeArgument."""
+    if not isinstance(name, str) or _IFNAME_RE.fullmatch(name) is None:
+        raise UnsafeArgument(
+            f"interface name {name!r:.80} refused: use an IX name such as GigaEthernet2.0 "
+            "(letters, digits and . / : - only)"
+        )
+    return name
+
+
+def validate_config_line(line: str) -> str:
+    """Return ``line`` if it is one clean config line, else raise UnsafeArgument.
+
+    The message never repeats the line: config lines can carry passwords.
+    """
+    if not isinstance(line, str) or not line.strip():
+        raise UnsafeArgument("config line refused: it is empty")
+    if len(line) > MAX_LINE:
+        raise UnsafeArgument(f"config line refused: longer than {MAX_LINE} characters")
+    if line != line.strip():
+        raise UnsafeArgument("config line refused: strip leading/trailing whitespace first")
+    for pos, char in enumerate(line):
+        # Only printable ASCII: a CR/LF would send a second command, a TAB or `?` would
+        # trigger completion/help instead of being entered.
+        if not " " <= char <= "~" or char == "?":
+            raise UnsafeArgument(
+                f"config line refused: character {pos + 1} is not printable ASCII or is `?`"
+            )
+    return line
+
+
+_VALIDATORS: Mapping[str, Callable[[str], str]] = MappingProxyType(
+    {"ifname": validate_interface_name, "line": validate_config_line}
+)
+
+
+def command(name: str, **args: str) -> str:
+    """Format the command ``name`` from COMMANDS, validating every argument first."""
+    try:
+        template = COMMANDS[name]
+    except KeyError:
+        raise ValueError(f"unknown IX command {name!r}") from None
+    fields = {field for _, field, _, _ in string.Formatter().parse(template) if field}
+    if set(args) != fields:
+        raise ValueError(f"command {name!r} takes {sorted(fields)}, got {sorted(args)}")
+    return template.format(**{key: _VALIDATORS[key](value) for key, value in args.items()})
+
+
+# --- output lines ----------------------------------------------------------------------------
+
+ERROR_PATTERNS: tuple[re.Pattern[str], ...] = (
+    re.compile(r"^% .+ -- Invalid command\.?$"),
+    re.compile(r"^% .+ -- Ambiguous command\.?$"),
+    re.compile(r"^% Expects a subcommand or item selection\.?$"),
+    re.compile(r"^% CONFIG process is occupied\.?$"),
+    re.compile(r"^\?Invalid command"),  # monitor-level users
+)
+CONFIG_LOCKED_RE = re.compile(r"^% CONFIG process is occupied", re.MULTILINE)
+
+INFO_PATTERNS: tuple[re.Pattern[str], ...] = (
+    re.compile(r"^% Warning: "),  # save warning, unsaved-config warning before reload
+    re.compile(r"^Building configuration\.\.\."),
+    re.compile(r"^% User '[^']*' has been added\."),
+    re.compile(r"^% You must restart the router for this configuration to take effect\."),
+    re.compile(r'^Copying from "running-config" to "startup-config"'),
+    re.compile(r"^% No IKEv2 SA\.?$"),
+)
+
+PAGING_MARKER = "--More--"
+# The marker and the backspaces/spaces some firmware prints to erase it.
+_PAGING_RE = re.compile(r"--More--[ \x08\r]*")
+
+RELOAD_UNSAVED_RE = re.compile(r"^% Warning: current running-configuration is not saved yet\.")
+RELOAD_QUESTION_RE = re.compile(
+    r"Are you sure you want to reload the router\? \(Yes or \[No\]\):\s*$"
+)
+
+# `show version` after a restart: `System woke up by reload, caused by command execution`.
+RELOAD_CAUSE_RE = re.compile(r"^System woke up by (?P<event>[^,]+), caused by (?P<cause>.+?)\s*$")
+CAUSE_COMMAND = "command execution"
+CAUSE_POWER_ON = "power-on"
+
+
+def clean_output(text: str) -> list[str]:
+    """Output lines without CRs, paging markers, prompts, command echoes or trailing blanks."""
+    text = _PAGING_RE.sub("", text.replace("\r\n", "\n")).replace("\r", "\n")
+    lines = [
+        line.rstrip()
+        for line in text.split("\n")
+        if classify_prompt(line) is None and ECHO_RE.match(line) is None
+    ]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def is_info_line(line: str) -> bool:
+    return any(pattern.match(line.strip()) for pattern in INFO_PATTERNS)
+
+
+def is_error_line(line: str) -> bool:
+    """True for a known error, and for any other `%` line that is not known to be harmless:
+    a refusal worded in a way we have not seen must not pass as success."""
+    stripped = line.strip()
+    if any(pattern.match(stripped) for pattern in ERROR_PATTERNS):
+        return True
+    return stripped.startswith("%") and not is_info_line(stripped)
+
+
+def find_error(output: str) -> str | None:
+    """The first error line the router printed, or None."""
+    for line in clean_output(output):
+        if is_error_line(line):
+            return line.strip()
+    return None
+
+
+def is_config_locked(output: str) -> bool:
+    """True when another session holds config mode (`svintr-config` would take it over)."""
+    return CONFIG_LOCKED_RE.search(output.replace("\r", "")) is not None
+
+
+def reload_warns_unsaved(output: str) -> bool:
+    """True when the reload dialogue warned that the running config is not saved."""
+    return any(RELOAD_UNSAVED_RE.match(line.strip()) for line in clean_output(output))
