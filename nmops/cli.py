@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sys
@@ -10,7 +9,7 @@ import sys
 import click
 from rich.console import Console
 
-from nmops import __version__
+from nmops import __version__, aio
 from nmops.check import CheckReport, check_dns
 from nmops.config.load import config_path, load_config
 from nmops.errors import ConfigError, NmopsError
@@ -72,7 +71,7 @@ def check(config_opt: str | None, routers: tuple[str, ...], as_json: bool, quiet
     try:
         config = load_config(config_path(config_opt))
         selected = config.routers(list(routers))
-        report = asyncio.run(check_dns(config, selected))
+        report = aio.run(check_dns(config, selected))
     except NmopsError as exc:
         _fail(exc)
         return
@@ -86,7 +85,7 @@ def demo() -> None:
     from nmops.lab.demo import run_demo
 
     out = _console()
-    result = asyncio.run(run_demo())
+    result = aio.run(run_demo())
     for step in result.steps:
         out.rule(step.title)
         out.print(check_table(step.report))

@@ -11,6 +11,8 @@ import yaml
 from nmops.errors import ConfigError
 
 Path_ = tuple[str | int, ...]
+# libyaml when present: several times faster on large inventories, same nodes and marks.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -41,7 +43,7 @@ def load_located(file: Path) -> Located:
     except OSError as exc:
         raise ConfigError([f"{file}: cannot read: {exc.strerror or exc}"]) from exc
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{file.name}:{mark.line + 1}" if mark is not None else file.name

@@ -6,17 +6,17 @@ import ipaddress
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-_DOCUMENTATION = tuple(
-    ipaddress.ip_network(n)
-    for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32", "3fff::/20")
-)
+_DOCUMENTATION: dict[int, tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]] = {
+    4: tuple(map(ipaddress.IPv4Network, ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"))),
+    6: tuple(map(ipaddress.IPv6Network, ("2001:db8::/32", "3fff::/20"))),
+}
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _ULA = ipaddress.ip_network("fc00::/7")
 
 
 def bogus_reason(addr: IPAddress, *, allow_documentation: bool = False) -> str | None:
     """Why ``addr`` cannot be a router's public address, or ``None`` when it can."""
-    if any(addr in net for net in _DOCUMENTATION if net.version == addr.version):
+    if any(addr in net for net in _DOCUMENTATION[addr.version]):
         return None if allow_documentation else "documentation range"
     if addr.is_loopback:
         return "loopback"

@@ -54,10 +54,24 @@ class WireError(ValueError):
 
 def question_wire(fqdn: str, rdtype: int, payload: int = 1232) -> bytes:
     """Everything after the ID: flags (RD off), counts, question, and an EDNS OPT record."""
-    name = dns.name.from_text(fqdn).to_wire()
-    assert name is not None
+    name = name_wire(fqdn)
     opt = b"\x00" + struct.pack("!HHIH", _OPT, payload, 0, 0)
     return _HEADER.pack(0, 0, 1, 0, 0, 1)[2:] + name + struct.pack("!HH", rdtype, _IN) + opt
+
+
+def name_wire(fqdn: str) -> bytes:
+    """Uncompressed wire form of a host name (LDH labels, as the config validator admits)."""
+    out = bytearray()
+    for label in fqdn.rstrip(".").split("."):
+        raw = label.encode("ascii")
+        if not 0 < len(raw) < 64:
+            raise ValueError(f"{fqdn!r}: a label must have 1-63 characters")
+        out.append(len(raw))
+        out += raw
+    out.append(0)
+    if len(out) > 255:
+        raise ValueError(f"{fqdn!r} is longer than 255 octets")
+    return bytes(out)
 
 
 def query_wire(qid: int, question: bytes) -> bytes:

@@ -1,0 +1,173 @@
+"""Benchmark: the DNS phase of ``nmops check`` against a local BIND 9.
+
+Prints, in one run: nmops's wall time, queries/s and peak RSS for a 2,000-router inventory
+(4,000 names); the same query set sent by Debian's ``dnsperf`` (the ceiling here) and by a naive
+sequential dnspython loop; the ratios; then a 10,000-router inventory checked end to end by the
+``nmops check`` command (wall time, peak RSS).
+
+Targets: nmops >= 4x the naive loop, within 10x of dnsperf; 10,000 routers in < 10 s with peak
+RSS < 300 MB. Exit status 1 when a target is missed.
+
+Usage: python bench/check_dns.py [--routers 2000] [--big 10000] [--concurrency 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import dns.message
+import dns.query
+
+from nmops import aio
+from nmops.check import check_dns
+from nmops.config.load import load_config
+from nmops.lab.bind import Bind
+from nmops.lab.configs import LabRouter, write_lab_config
+
+GROUP, ZONE = "bench", "nmddns.jp"
+
+
+def records(n: int) -> list[tuple[str, str, str]]:
+    out = []
+    for i in range(n):
+        out.append((f"r{i:05d}.{GROUP}", "A", f"203.0.113.{i % 250 + 1}"))
+        out.append((f"r{i:05d}.{GROUP}.v6", "AAAA", f"2001:db8:{i:x}::1"))
+    return out
+
+
+def inventory(directory: Path, server: str, n: int, concurrency: int) -> Path:
+    routers = [LabRouter(f"r{i:05d}") for i in range(n)]
+    return write_lab_config(
+        directory,
+        dns_servers=[server],
+        routers=routers,
+        group=GROUP,
+        zone=ZONE,
+        dns={"rate": 0, "concurrency": concurrency, "timeout": 2.0, "retries": 2},
+    )
+
+
+def query_file(directory: Path, n: int) -> Path:
+    path = directory / "queries.txt"
+    lines = []
+    for i in range(n):
+        lines.append(f"r{i:05d}.{GROUP}.{ZONE} A")
+        lines.append(f"r{i:05d}.{GROUP}.v6.{ZONE} AAAA")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run_nmops_phase(config_path: Path) -> tuple[float, int, int]:
+    """In-process: the DNS phase alone. Returns (seconds, queries, problems)."""
+    config = load_config(config_path)
+    started = time.perf_counter()
+    report = aio.run(check_dns(config, config.routers()))
+    seconds = time.perf_counter() - started
+    bad = sum(1 for r in report.routers for n in r.names if n.status.value != "ok")
+    return seconds, report.queries, bad
+
+
+def run_naive(bind: Bind, qfile: Path) -> tuple[float, int]:
+    pairs = [line.split() for line in qfile.read_text().splitlines()]
+    started = time.perf_counter()
+    for name, rdtype in pairs:
+        dns.query.udp(dns.message.make_query(name, rdtype), bind.host, port=bind.port, timeout=2)
+    return time.perf_counter() - started, len(pairs)
+
+
+def run_dnsperf(bind: Bind, qfile: Path) -> float | None:
+    binary = shutil.which("dnsperf")
+    if binary is None:
+        return None
+    out = subprocess.run(
+        [binary, "-s", bind.host, "-p", str(bind.port), "-d", str(qfile), "-n", "5", "-q", "200"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    match = re.search(r"Queries per second:\s+([\d.]+)", out)
+    return float(match.group(1)) if match else None
+
+
+def run_command(config_path: Path) -> tuple[float, float, int]:
+    """The whole ``nmops check --json`` command: (seconds, peak RSS MB, exit code)."""
+    nmops = Path(sys.executable).parent / "nmops"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [str(nmops), "check", "--json", "--config", str(config_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # ru_maxrss of children is the largest child so far; nmops is the largest one we start.
+    return seconds, max(after, before) / 1024, proc.returncode
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--routers", type=int, default=2000)
+    parser.add_argument("--big", type=int, default=10000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    args = parser.parse_args()
+    failures: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="nmops-bench-") as tmp:
+        base = Path(tmp)
+        bind = Bind(base / "bind", zone=ZONE, records=records(max(args.routers, args.big)))
+        with bind.running():
+            config_path = inventory(base / "small", bind.address, args.routers, args.concurrency)
+            qfile = query_file(base, args.routers)
+            run_nmops_phase(config_path)  # warm-up: imports, BIND's caches
+            seconds, queries, bad = run_nmops_phase(config_path)
+            nmops_qps = queries / seconds
+            naive_s, naive_q = run_naive(bind, qfile)
+            naive_qps = naive_q / naive_s
+            perf_qps = run_dnsperf(bind, qfile)
+            small_cmd_s, small_rss, _ = run_command(config_path)
+
+            print(f"inventory: {args.routers} routers, {queries} names, BIND 9 at {bind.address}")
+            print(f"nmops DNS phase : {seconds:7.3f} s  {nmops_qps:9.0f} queries/s  ({bad} not ok)")
+            print(f"nmops check cmd : {small_cmd_s:7.3f} s  peak RSS {small_rss:6.1f} MB")
+            print(f"naive loop      : {naive_s:7.3f} s  {naive_qps:9.0f} queries/s")
+            ratio_naive = nmops_qps / naive_qps
+            print(f"nmops / naive   : {ratio_naive:7.2f}x   (target >= 4x)")
+            if ratio_naive < 4:
+                failures.append(f"nmops is only {ratio_naive:.2f}x the naive loop")
+            if perf_qps is None:
+                print("dnsperf         : not installed (apt-get install dnsperf)")
+                failures.append("dnsperf missing")
+            else:
+                ratio_perf = perf_qps / nmops_qps
+                print(f"dnsperf         : {perf_qps:9.0f} queries/s")
+                print(f"dnsperf / nmops : {ratio_perf:7.2f}x   (target <= 10x)")
+                if ratio_perf > 10:
+                    failures.append(f"dnsperf is {ratio_perf:.1f}x nmops")
+            if bad:
+                failures.append(f"{bad} names were not ok")
+
+            big_path = inventory(base / "big", bind.address, args.big, args.concurrency)
+            big_s, big_rss, big_rc = run_command(big_path)
+            print(
+                f"{args.big} routers : {big_s:7.3f} s  peak RSS {big_rss:6.1f} MB  exit {big_rc}"
+                "   (targets < 10 s, < 300 MB, exit 0)"
+            )
+            if big_s >= 10 or big_rss >= 300 or big_rc != 0:
+                failures.append(f"{args.big} routers: {big_s:.2f} s, {big_rss:.0f} MB, rc {big_rc}")
+    for failure in failures:
+        print(f"MISSED: {failure}")
+    print("all targets met" if not failures else f"{len(failures)} target(s) missed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
