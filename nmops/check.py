@@ -1,4 +1,4 @@
-"""``nmops check``: observe (DNS side) and diagnose, as one value the CLI renders."""
+"""``nmops check``: observe (DNS and routers) and diagnose, as one value the CLI renders."""
 
 from __future__ import annotations
 
@@ -10,12 +10,20 @@ from dataclasses import dataclass, field
 
 from nmops.config.load import Config
 from nmops.config.model import Family, Router
-from nmops.dns.addresses import IPAddress
-from nmops.dns.classify import NameResult, ServerResult, aggregate, classify_server
+from nmops.diagnose import (
+    Finding,
+    PeerView,
+    expectation,
+    peer_views,
+    router_findings,
+    with_router_truth,
+)
+from nmops.dns.classify import NameResult, aggregate, classify_server
 from nmops.dns.discover import make_resolver, zone_servers
 from nmops.dns.engine import Limits, Outcome, Question, Server, ServerClient
 from nmops.dns.wire import AAAA, A, question_wire
 from nmops.errors import DnsError
+from nmops.ix.facts import RouterFacts, collect_all
 from nmops.status import ExitCode, Status, severity, worst
 
 log = logging.getLogger(__name__)
@@ -27,10 +35,15 @@ _RDTYPE: dict[Family, tuple[str, int]] = {"ipv4": ("A", A), "ipv6": ("AAAA", AAA
 class RouterReport:
     name: str
     names: tuple[NameResult, ...]
+    facts: RouterFacts | None = None  # None: the router was not asked
+    peers: tuple[PeerView, ...] = ()
+    findings: tuple[Finding, ...] = ()
 
     @property
     def exit_code(self) -> ExitCode:
-        return worst([severity(n.status, partial=n.partial) for n in self.names])
+        codes = [severity(n.status, partial=n.partial) for n in self.names]
+        codes += [severity(f.status) for f in self.findings]
+        return worst(codes)
 
 
 @dataclass(frozen=True)
@@ -52,7 +65,6 @@ class _Name:
     family: Family
     rdtype: str
     question: Question
-    expect: frozenset[IPAddress]
 
 
 def _names(config: Config, routers: list[Router]) -> list[_Name]:
@@ -64,11 +76,7 @@ def _names(config: Config, routers: list[Router]) -> list[_Name]:
             fqdn = nm.fqdn(router.host_label, family)
             rdtype, code = _RDTYPE[family]
             question = Question(fqdn, code, question_wire(fqdn, code, payload))
-            out.append(
-                _Name(
-                    router.name, fqdn, family, rdtype, question, frozenset(router.expected(family))
-                )
-            )
+            out.append(_Name(router.name, fqdn, family, rdtype, question))
     return out
 
 
@@ -92,12 +100,11 @@ async def _servers_by_name(config: Config, names: list[_Name]) -> dict[str, list
     return out
 
 
-async def check_dns(config: Config, routers: list[Router]) -> CheckReport:
-    """Ask every authoritative server about every name of ``routers``; never raises for DNS
-    trouble (it becomes a status)."""
-    started = time.monotonic()
+async def _query(
+    config: Config, names: list[_Name]
+) -> tuple[dict[str, list[Server] | str], dict[tuple[str, str], list[tuple[Server, Outcome]]], int]:
+    """Ask every server its names: (servers per name or why none, outcomes per name, count)."""
     dns_cfg = config.settings.dns
-    names = _names(config, routers)
     servers_for = await _servers_by_name(config, names)
     per_server: dict[Server, list[_Name]] = defaultdict(list)
     for n in names:
@@ -110,32 +117,74 @@ async def check_dns(config: Config, routers: list[Router]) -> CheckReport:
     async def ask(server: Server, todo: list[_Name]) -> tuple[Server, list[_Name], list[Outcome]]:
         async with ServerClient(server, limits) as client:
             outcomes = await client.ask_all([n.question for n in todo])
-        return server, todo, list(outcomes)
+        return server, todo, outcomes
 
-    answers: dict[tuple[str, str], list[ServerResult]] = defaultdict(list)
+    outcomes: dict[tuple[str, str], list[tuple[Server, Outcome]]] = defaultdict(list)
     queries = 0
-    results = await asyncio.gather(*(ask(s, todo) for s, todo in per_server.items()))
-    for server, todo, outcomes in results:
+    for server, todo, said in await asyncio.gather(
+        *(ask(s, todo) for s, todo in per_server.items())
+    ):
         queries += len(todo)
-        for n, outcome in zip(todo, outcomes, strict=True):
-            answers[(n.fqdn, n.rdtype)].append(
-                classify_server(
-                    str(server),
-                    outcome,
-                    expect=n.expect,
-                    allow_documentation=dns_cfg.allow_documentation,
-                )
-            )
+        for n, outcome in zip(todo, said, strict=True):
+            outcomes[(n.fqdn, n.rdtype)].append((server, outcome))
+    return servers_for, outcomes, queries
+
+
+async def check_dns(config: Config, routers: list[Router]) -> CheckReport:
+    """The DNS side alone (no router is asked)."""
+    return await run_check(config, routers, ask_routers=False)
+
+
+async def run_check(
+    config: Config, routers: list[Router], *, ask_routers: bool = True
+) -> CheckReport:
+    """Observe (DNS at every authoritative server; each router's own view over SSH, in
+    parallel) and diagnose. Never raises for DNS or router trouble: it becomes a status."""
+    started = time.monotonic()
+    dns_cfg = config.settings.dns
+    names = _names(config, routers)
+    asked = [r for r in routers if ask_routers and r.management]
+    (servers_for, outcomes, queries), facts = await asyncio.gather(
+        _query(config, names), collect_all(config, asked)
+    )
+    by_name = {r.name: r for r in routers}
     by_router: dict[str, list[NameResult]] = defaultdict(list)
     for n in names:
+        router = by_name[n.router]
         found = servers_for[n.fqdn]
         if isinstance(found, str):
             result = NameResult(
                 n.fqdn, n.family, n.rdtype, Status.ERROR, False, (), None, (), found
             )
         else:
-            server_results = sorted(answers[(n.fqdn, n.rdtype)], key=lambda s: s.server)
+            expect = expectation(router, facts.get(router.name), n.family)
+            server_results = sorted(
+                (
+                    classify_server(
+                        str(server),
+                        outcome,
+                        expect=expect,
+                        allow_documentation=dns_cfg.allow_documentation,
+                    )
+                    for server, outcome in outcomes[(n.fqdn, n.rdtype)]
+                ),
+                key=lambda s: s.server,
+            )
             result = aggregate(n.fqdn, n.family, n.rdtype, server_results)
+            result = with_router_truth(result, router, facts.get(router.name))
         by_router[n.router].append(result)
-    reports = tuple(RouterReport(r.name, tuple(by_router[r.name])) for r in routers)
-    return CheckReport(reports, queries=queries, seconds=time.monotonic() - started)
+    checked = {n.fqdn: n for results in by_router.values() for n in results}
+    reports = []
+    for r in routers:
+        router_facts = facts.get(r.name)
+        peers = peer_views(router_facts, checked) if router_facts is not None else ()
+        reports.append(
+            RouterReport(
+                r.name,
+                tuple(by_router[r.name]),
+                facts=router_facts,
+                peers=peers,
+                findings=router_findings(router_facts, peers),
+            )
+        )
+    return CheckReport(tuple(reports), queries=queries, seconds=time.monotonic() - started)

@@ -10,11 +10,11 @@ import click
 from rich.console import Console
 
 from nmops import __version__, aio
-from nmops.check import CheckReport, check_dns
+from nmops.check import CheckReport, run_check
 from nmops.config.load import config_path, load_config
 from nmops.errors import ConfigError, NmopsError
 from nmops.report.check_json import check_document
-from nmops.report.check_text import check_table, summary_line
+from nmops.report.check_text import check_table, router_table, summary_line
 from nmops.status import ExitCode
 
 
@@ -53,6 +53,9 @@ def _print_report(report: CheckReport, *, as_json: bool, quiet: bool) -> None:
     if quiet and report.exit_code is ExitCode.OK:
         return
     out.print(check_table(report, only_problems=quiet))
+    routers = router_table(report, only_problems=quiet)
+    if routers is not None and routers.row_count:
+        out.print(routers)
     out.print(summary_line(report))
 
 
@@ -66,12 +69,16 @@ def _print_report(report: CheckReport, *, as_json: bool, quiet: bool) -> None:
 @click.option("--router", "routers", multiple=True, metavar="NAME", help="Only these routers.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document (nmops.check/1).")
 @click.option("--quiet", is_flag=True, help="Only problems; nothing when all is well.")
-def check(config_opt: str | None, routers: tuple[str, ...], as_json: bool, quiet: bool) -> None:
-    """Resolve every router's DDNS names at the zone's authoritative servers."""
+@click.option("--no-router", is_flag=True, help="Skip the router side (DNS only).")
+def check(
+    config_opt: str | None, routers: tuple[str, ...], as_json: bool, quiet: bool, no_router: bool
+) -> None:
+    """Resolve every router's DDNS names at the zone's authoritative servers and compare them
+    with what each router says (its addresses, its IKE peers, its saved config)."""
     try:
         config = load_config(config_path(config_opt))
         selected = config.routers(list(routers))
-        report = aio.run(check_dns(config, selected))
+        report = aio.run(run_check(config, selected, ask_routers=not no_router))
     except NmopsError as exc:
         _fail(exc)
         return
@@ -98,3 +105,26 @@ def demo() -> None:
     for problem in result.problems:
         out.print(f"[red]demo problem:[/] {problem}")
     sys.exit(1)
+
+
+@main.command()
+@click.argument("router")
+@click.option("--config", "config_opt", metavar="PATH", help="nmops.yaml.")
+@click.option("--replace", is_flag=True, help="Replace a pinned key that has changed.")
+def trust(router: str, config_opt: str | None, replace: bool) -> None:
+    """Show ROUTER's SSH host key fingerprint and pin it in nmops's known_hosts."""
+    from nmops.ix.trust import trust_router
+
+    out = _console()
+    try:
+        config = load_config(config_path(config_opt))
+        (selected,) = config.routers([router])
+        results = aio.run(trust_router(config, selected, replace=replace))
+    except NmopsError as exc:
+        _fail(exc)
+        return
+    failed = False
+    for r in results:
+        out.print(f"{router} {r.path} {r.fingerprint or '-'}: {r.outcome}", markup=False)
+        failed |= r.outcome not in ("pinned", "already pinned", "replaced")
+    sys.exit(ExitCode.WARNING if failed else ExitCode.OK)

@@ -19,6 +19,11 @@ class Status(StrEnum):
     TIMEOUT = "timeout"
     LAME = "lame"  # answered without the AA bit: not authoritative for the zone
     ERROR = "error"  # any other rcode, or an answer that could not be read
+    # From the router side (the three-way truth check):
+    PEER_STALE = "peer-stale"  # DNS is right but an IKE SA still uses an old peer address
+    NO_ADDRESS = "no-address"  # the notify interface has no global address: fault is upstream
+    UNREACHABLE = "unreachable"  # router CLI not reachable on any management path
+    UNSAVED = "unsaved"  # running config differs from startup (a reboot would revert it)
 
     @property
     def is_server_failure(self) -> bool:
@@ -57,6 +62,10 @@ _SEVERITY = {
     Status.NXDOMAIN: ExitCode.CRITICAL,
     Status.STALE: ExitCode.CRITICAL,
     Status.BOGUS: ExitCode.CRITICAL,
+    Status.PEER_STALE: ExitCode.CRITICAL,
+    Status.NO_ADDRESS: ExitCode.CRITICAL,
+    Status.UNREACHABLE: ExitCode.WARNING,
+    Status.UNSAVED: ExitCode.WARNING,
 }
 
 

@@ -58,9 +58,40 @@ def check_table(report: CheckReport, *, only_problems: bool = False) -> Table:
     return table
 
 
+def router_table(report: CheckReport, *, only_problems: bool = False) -> Table | None:
+    """Router-side rows: reachability, the addresses it has, IKE peers, saved or not; ``None``
+    when no router was asked."""
+    asked = [r for r in report.routers if r.facts is not None]
+    if not asked:
+        return None
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for column in ("router", "finding", "detail"):
+        table.add_column(column, overflow="fold")
+    for r in asked:
+        facts = r.facts
+        assert facts is not None
+        for f in r.findings:
+            table.add_row(r.name, Text(f.status.value, style=_STYLE[severity(f.status)]), f.detail)
+        if only_problems or not facts.reachable:
+            continue
+        addrs = "; ".join(
+            f"{family} {', '.join(map(str, a)) or 'none'}" for family, a in facts.addresses.items()
+        )
+        nm = f"NetMeister {facts.nm.result}" if facts.nm else "NetMeister ?"
+        peers = "; ".join(
+            f"{p.tunnel} -> {p.remote} ({p.status.value if p.status else 'unchecked'})"
+            for p in r.peers
+        )
+        saved = "saved" if facts.saved else "UNSAVED"
+        details = [f"via {facts.path}", addrs, nm, peers or "no IKE SA", saved]
+        table.add_row(r.name, Text("facts", style="dim"), " | ".join(details))
+    return table
+
+
 def summary_line(report: CheckReport) -> Text:
     names = [n for r in report.routers for n in r.names]
     counts = Counter(n.status.value + (" (partial)" if n.partial else "") for n in names)
+    counts.update(f.status.value for r in report.routers for f in r.findings)
     parts = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
     code = report.exit_code
     text = Text(f"{code.name}: ", style=_STYLE[code])

@@ -1,0 +1,153 @@
+"""What a router says about itself: addresses on its DDNS notify interfaces, NetMeister state,
+IKE peers in use, whether its config is saved. Read-only; one bad router never stops the rest."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+
+from nmops.config.load import Config
+from nmops.config.model import Family, Router
+from nmops.dns.addresses import IPAddress, bogus_reason
+from nmops.errors import NmopsError, RouterError
+from nmops.ix import dialect
+from nmops.ix.compare import config_saved
+from nmops.ix.dialect import COMMANDS
+from nmops.ix.hostkeys import ChangedHostKey, KnownHosts, UnknownHostKey
+from nmops.ix.parsers import (
+    IkeSa,
+    NmStatus,
+    VersionInfo,
+    parse_ikev2_sa,
+    parse_ip_interface,
+    parse_ipv6_interface,
+    parse_nm_information,
+    parse_version,
+)
+from nmops.ix.session import IxSession, Target
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RouterFacts:
+    name: str
+    reachable: bool
+    error: str | None = None
+    path: str | None = None  # the management path that answered
+    version: VersionInfo | None = None
+    addresses: dict[str, tuple[IPAddress, ...]] = field(default_factory=dict)  # family -> global
+    nm: NmStatus | None = None
+    ike: tuple[IkeSa, ...] = ()
+    saved: bool | None = None
+    seconds: float = 0.0
+
+
+def targets(config: Config, router: Router) -> list[Target]:
+    """Every management path of ``router``, in order, with its credentials."""
+    if router.login is None:
+        raise RouterError(f"{router.name}: no `login` (username and password reference)")
+    if not router.management:
+        raise RouterError(f"{router.name}: no `management` paths ({{host, port}}) to reach it")
+    password = router.login.password.reveal()
+    return [
+        Target(router.name, p.host, p.port, router.login.username, password)
+        for p in router.management
+    ]
+
+
+def known_hosts(config: Config) -> KnownHosts:
+    return KnownHosts(config.resolve_path(config.settings.ssh.known_hosts))
+
+
+def global_addresses(
+    family: Family, output: str, *, allow_documentation: bool
+) -> tuple[IPAddress, ...]:
+    """The addresses on an interface that DDNS could publish (pure)."""
+    found: list[IPAddress]
+    if family == "ipv4":
+        found = [a.ip for a in parse_ip_interface(output).addresses]
+    else:
+        found = [a.interface.ip for a in parse_ipv6_interface(output).preferred_globals]
+    return tuple(
+        a for a in found if bogus_reason(a, allow_documentation=allow_documentation) is None
+    )
+
+
+async def read_facts(session: IxSession, config: Config, router: Router) -> RouterFacts:
+    """Ask one open session everything the truth check needs."""
+    allow_doc = config.settings.dns.allow_documentation
+    takeover = config.settings.ssh.takeover
+    await session.enter_config(takeover=takeover)
+    version = parse_version(await session.show(COMMANDS["show_version"]))
+    addresses: dict[str, tuple[IPAddress, ...]] = {}
+    for family in router.ddns.families():
+        ifname = dialect.validate_interface_name(router.ddns.interface(family) or "")
+        key = "show_ip_interface" if family == "ipv4" else "show_ipv6_interface"
+        output = await session.show(dialect.command(key, ifname=ifname))
+        addresses[family] = global_addresses(family, output, allow_documentation=allow_doc)
+    nm = parse_nm_information(await session.show(dialect.nm_status_command(version.model)))
+    ike = parse_ikev2_sa(await session.show(COMMANDS["show_ikev2_sa"]))
+    running = await session.show(COMMANDS["show_running"])
+    startup = await session.show(dialect.startup_config_command(version.model))
+    return RouterFacts(
+        router.name,
+        True,
+        path=session.target.where,
+        version=version,
+        addresses=addresses,
+        nm=nm,
+        ike=ike,
+        saved=config_saved(running, startup),
+    )
+
+
+async def collect_facts(config: Config, router: Router, hosts: KnownHosts) -> RouterFacts:
+    """Facts from the first management path that answers; any failure becomes a value."""
+    started = time.monotonic()
+    ssh = config.settings.ssh
+    errors: list[str] = []
+    try:
+        paths = targets(config, router)
+    except NmopsError as exc:
+        return RouterFacts(router.name, False, error=str(exc))
+    for target in paths:
+        try:
+            session = await IxSession.open(
+                target,
+                hosts,
+                read_only=True,
+                connect_timeout=ssh.connect_timeout,
+                command_timeout=ssh.command_timeout,
+            )
+        except (UnknownHostKey, ChangedHostKey) as exc:
+            # A key problem is not a reason to try another path: it is the finding.
+            return RouterFacts(router.name, False, error=str(exc), path=target.where)
+        except RouterError as exc:
+            errors.append(str(exc))
+            continue
+        try:
+            async with session:
+                facts = await read_facts(session, config, router)
+            return dataclasses.replace(facts, seconds=time.monotonic() - started)
+        except (RouterError, ValueError) as exc:
+            errors.append(f"{target.where}: {exc}")
+    return RouterFacts(
+        router.name, False, error="; ".join(errors), seconds=time.monotonic() - started
+    )
+
+
+async def collect_all(config: Config, routers: list[Router]) -> dict[str, RouterFacts]:
+    """Facts from every router, at most ``ssh.concurrency`` sessions in flight."""
+    hosts = known_hosts(config)
+    limit = asyncio.Semaphore(config.settings.ssh.concurrency)
+
+    async def one(router: Router) -> RouterFacts:
+        async with limit:
+            return await collect_facts(config, router, hosts)
+
+    results = await asyncio.gather(*(one(r) for r in routers))
+    return {facts.name: facts for facts in results}

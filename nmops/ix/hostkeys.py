@@ -1,0 +1,107 @@
+"""Pinned SSH host keys: a known_hosts file that nmops keeps (OpenSSH format).
+
+An unknown key is refused with a message that says to run ``nmops trust ROUTER``; a changed
+key is refused as an error, never accepted silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncssh
+
+from nmops.errors import RouterError
+
+log = logging.getLogger(__name__)
+
+HOST_KEY_ALGS = ["ssh-rsa"]  # what the IX offers (SHA-1 RSA); allowed explicitly
+
+
+class UnknownHostKey(RouterError):
+    pass
+
+
+class ChangedHostKey(RouterError):
+    pass
+
+
+def host_pattern(host: str, port: int) -> str:
+    return host if port == 22 else f"[{host}]:{port}"
+
+
+@dataclass(frozen=True)
+class PinnedKey:
+    pattern: str
+    key: asyncssh.SSHKey
+
+    @property
+    def fingerprint(self) -> str:
+        return str(self.key.get_fingerprint("sha256"))
+
+
+class KnownHosts:
+    """The file of pinned keys (created on first ``pin``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _entries(self) -> list[tuple[str, str]]:
+        if not self.path.exists():
+            return []
+        out = []
+        for raw in self.path.read_text(encoding="utf-8").splitlines():
+            line = raw.strip()
+            if line and not line.startswith("#"):
+                pattern, _, key = line.partition(" ")
+                out.append((pattern, key.strip()))
+        return out
+
+    def lookup(self, host: str, port: int) -> PinnedKey | None:
+        pattern = host_pattern(host, port)
+        for entry_pattern, key in self._entries():
+            if pattern in entry_pattern.split(","):
+                return PinnedKey(pattern, asyncssh.import_public_key(key))
+        return None
+
+    def pin(self, host: str, port: int, key: asyncssh.SSHKey, *, replace: bool = False) -> None:
+        pattern = host_pattern(host, port)
+        existing = self.lookup(host, port)
+        new_line = f"{pattern} {key.export_public_key('openssh').decode().strip()}"
+        if existing is not None:
+            if existing.key.public_data == key.public_data:
+                return
+            if not replace:
+                raise ChangedHostKey(
+                    f"{pattern}: a different host key is already pinned "
+                    f"({existing.fingerprint}); pass --replace only if you know why it changed"
+                )
+        kept = [f"{p} {k}" for p, k in self._entries() if pattern not in p.split(",")]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text("\n".join([*kept, new_line]) + "\n", encoding="utf-8")
+        log.info("pinned host key %s for %s", key.get_fingerprint("sha256"), pattern)
+
+    def verify_failure(self, host: str, port: int, exc: Exception) -> RouterError:
+        """Turn asyncssh's refusal into the error a person can act on."""
+        pinned = self.lookup(host, port)
+        pattern = host_pattern(host, port)
+        if pinned is None:
+            return UnknownHostKey(
+                f"{pattern}: host key not known; check it and run `nmops trust ROUTER`"
+            )
+        return ChangedHostKey(
+            f"{pattern}: HOST KEY CHANGED (pinned {pinned.fingerprint}); refusing to connect. "
+            f"Someone may be impersonating the router, or it was replaced: verify, then "
+            f"`nmops trust ROUTER --replace` ({exc})"
+        )
+
+
+async def fetch_host_key(host: str, port: int, timeout: float) -> asyncssh.SSHKey:
+    key = await asyncio.wait_for(
+        asyncssh.get_server_host_key(host, port, server_host_key_algs=HOST_KEY_ALGS), timeout
+    )
+    if key is None:
+        raise RouterError(f"{host_pattern(host, port)}: the server offered no host key")
+    return key

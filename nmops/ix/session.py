@@ -1,0 +1,348 @@
+"""One CLI session with an IX router over SSH (the I/O edge of the driver).
+
+What to send and how to read the answer comes from :mod:`nmops.ix.dialect`; this module only
+writes lines, reads until a prompt, pages through ``--More--`` and keeps track of the mode.
+A read-only session (every dry run) raises before sending anything that changes the router.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import asyncssh
+import tenacity
+
+from nmops.errors import RouterError
+from nmops.ix import dialect
+from nmops.ix.dialect import COMMANDS, Mode
+from nmops.ix.hostkeys import HOST_KEY_ALGS, KnownHosts
+from nmops.ix.masking import mask_line, mask_text
+from nmops.ix.parsers import VersionInfo, parse_version
+
+log = logging.getLogger(__name__)
+
+
+class SessionLost(RouterError):
+    """The router closed the session (reload, crash, network) in the middle of something."""
+
+
+class ConfigLocked(RouterError):
+    """Another session holds config mode."""
+
+
+class ReadOnlyViolation(RouterError):
+    """A read-only session was asked to send something that changes the router."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and as whom to log in (the password is read from its reference by the caller)."""
+
+    router: str
+    host: str
+    port: int
+    username: str
+    password: str
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def __repr__(self) -> str:  # never show the password
+        return f"Target({self.router}@{self.where} as {self.username})"
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    applied: tuple[str, ...]
+    failed_line: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failed_line is None
+
+
+# What a read-only session may send: reading, and the mode/terminal commands reading needs.
+_READ_ONLY_ALLOWED = frozenset(
+    {
+        COMMANDS["enter_config"],
+        COMMANDS["top_config"],
+        COMMANDS["exit"],
+        COMMANDS["terminal_length"],
+        COMMANDS["terminal_width"],
+    }
+)
+_SHOW = re.compile(r"^show( |$)")
+
+
+def read_only_allows(command: str) -> bool:
+    return command in _READ_ONLY_ALLOWED or bool(_SHOW.match(command))
+
+
+class IxSession:
+    def __init__(
+        self,
+        target: Target,
+        conn: asyncssh.SSHClientConnection,
+        stdin: asyncssh.SSHWriter[str],
+        stdout: asyncssh.SSHReader[str],
+        *,
+        read_only: bool,
+        command_timeout: float,
+    ) -> None:
+        self.target = target
+        self.read_only = read_only
+        self.command_timeout = command_timeout
+        self.mode: Mode | None = None
+        self.hostname: str | None = None
+        self._conn = conn
+        self._stdin = stdin
+        self._stdout = stdout
+        self._log = logging.LoggerAdapter(log, {"router": target.router})
+        self._terminal_ready = False
+
+    # --- connecting --------------------------------------------------------------------------
+
+    @classmethod
+    async def open(
+        cls,
+        target: Target,
+        known_hosts: KnownHosts,
+        *,
+        read_only: bool = True,
+        connect_timeout: float = 10.0,
+        command_timeout: float = 30.0,
+    ) -> IxSession:
+        pinned = known_hosts.lookup(target.host, target.port)
+        trusted = asyncssh.import_known_hosts(
+            known_hosts.path.read_text(encoding="utf-8") if pinned is not None else ""
+        )
+        try:
+            conn = await asyncssh.connect(
+                target.host,
+                target.port,
+                username=target.username,
+                password=target.password,
+                known_hosts=trusted,
+                server_host_key_algs=HOST_KEY_ALGS,
+                client_keys=None,
+                agent_path=None,
+                config=None,
+                preferred_auth="password,keyboard-interactive",
+                connect_timeout=connect_timeout,
+                login_timeout=connect_timeout,
+            )
+        except asyncssh.HostKeyNotVerifiable as exc:
+            raise known_hosts.verify_failure(target.host, target.port, exc) from exc
+        except asyncssh.PermissionDenied as exc:
+            raise RouterError(f"{target.where}: login refused for {target.username}") from exc
+        except (OSError, asyncssh.Error, TimeoutError) as exc:
+            reason = str(exc) or type(exc).__name__
+            raise RouterError(f"{target.where}: cannot connect: {reason}") from exc
+        try:
+            stdin, stdout, _ = await conn.open_session(term_type="vt100", term_size=(512, 24))
+        except (OSError, asyncssh.Error) as exc:
+            conn.close()
+            raise RouterError(f"{target.where}: no shell: {exc}") from exc
+        session = cls(
+            target,
+            conn,
+            stdin,
+            stdout,
+            read_only=read_only,
+            command_timeout=command_timeout,
+        )
+        await session._read_until_prompt()
+        return session
+
+    async def close(self) -> None:
+        if self.mode in (Mode.CONFIG, Mode.CONFIG_SUB):
+            # Leave config mode so the next session is not told it is occupied.
+            try:
+                if self.mode is Mode.CONFIG_SUB:
+                    await self.send(COMMANDS["top_config"])
+                await self.send(COMMANDS["exit"])
+            except RouterError:
+                pass
+        self._conn.close()
+        with contextlib.suppress(TimeoutError, OSError, asyncssh.Error):
+            await asyncio.wait_for(self._conn.wait_closed(), 5)
+
+    async def __aenter__(self) -> IxSession:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    def in_mode(self, mode: Mode) -> bool:
+        return self.mode is mode
+
+    # --- talking -----------------------------------------------------------------------------
+
+    async def _read_until_prompt(self, *, stop: re.Pattern[str] | None = None) -> str:
+        buffer = ""
+        while True:
+            try:
+                chunk = await asyncio.wait_for(self._stdout.read(65536), self.command_timeout)
+            except TimeoutError:
+                raise RouterError(
+                    f"{self.target.where}: no prompt after {self.command_timeout:.0f} s"
+                ) from None
+            except (OSError, asyncssh.Error) as exc:
+                raise SessionLost(f"{self.target.where}: session lost: {exc}") from exc
+            if not chunk:
+                raise SessionLost(f"{self.target.where}: the router closed the session")
+            buffer += chunk
+            tail = buffer.replace("\r", "")
+            if tail.rstrip(" ").endswith(dialect.PAGING_MARKER):
+                self._stdin.write(" ")  # next page
+                continue
+            if stop is not None and stop.search(tail):
+                return buffer
+            match = dialect.PROMPT_SEARCH_RE.search(tail)
+            if match:
+                classified = dialect.classify_prompt(match.group(0))
+                if classified is not None:
+                    self.mode, self.hostname, _ = classified
+                return buffer
+
+    async def send(self, command: str, *, stop: re.Pattern[str] | None = None) -> str:
+        """Send one line and return what the router printed (echo and prompt removed)."""
+        if "\n" in command or "\r" in command:
+            raise dialect.UnsafeArgument("a command must be a single line")
+        if self.read_only and not read_only_allows(command):
+            raise ReadOnlyViolation(
+                f"{self.target.router}: read-only session refused to send a change "
+                f"({mask_line(command)!r}); this is a dry run"
+            )
+        self._log.debug("> %s", mask_line(command))
+        self._stdin.write(command + "\r")
+        raw = await self._read_until_prompt(stop=stop)
+        output = "\n".join(dialect.clean_output(raw))
+        self._log.debug("< %s", mask_text(output))
+        return output
+
+    async def enter_config(self, *, takeover: bool = False, attempts: int = 5) -> None:
+        """Config mode (where the IX allows `show` commands); waits while another session
+        holds it, and takes it over with `svintr-config` only when asked to."""
+        if self.mode in (Mode.CONFIG, Mode.CONFIG_SUB):
+            if self.mode is Mode.CONFIG_SUB:
+                await self.send(COMMANDS["top_config"])
+            return
+        if self.mode is Mode.MONITOR:
+            raise RouterError(f"{self.target.router}: logged in as a monitor-level user")
+
+        async def once() -> None:
+            output = await self.send(COMMANDS["enter_config"])
+            if dialect.is_config_locked(output) or not self.in_mode(Mode.CONFIG):
+                raise ConfigLocked(f"{self.target.router}: config mode is occupied")
+
+        try:
+            async for attempt in tenacity.AsyncRetrying(
+                retry=tenacity.retry_if_exception_type(ConfigLocked),
+                stop=tenacity.stop_after_attempt(attempts),
+                wait=tenacity.wait_exponential(multiplier=0.2, max=5),
+                reraise=True,
+            ):
+                with attempt:
+                    await once()
+        except ConfigLocked:
+            if not takeover:
+                raise ConfigLocked(
+                    f"{self.target.router}: config mode is occupied by another session; "
+                    "retry later, or set ssh.takeover: true to take it over (svintr-config)"
+                ) from None
+            self._log.warning("taking config mode over with svintr-config")
+            await self.send(COMMANDS["takeover_config"])
+            if not self.in_mode(Mode.CONFIG):
+                raise ConfigLocked(
+                    f"{self.target.router}: svintr-config did not take over"
+                ) from None
+        if not self._terminal_ready:
+            await self.send(COMMANDS["terminal_length"])
+            await self.send(COMMANDS["terminal_width"])
+            self._terminal_ready = True
+
+    async def show(self, command: str, *, takeover: bool = False) -> str:
+        """Run a `show` command in config mode and return its output; a router error raises."""
+        if not _SHOW.match(command):
+            raise ValueError(f"not a show command: {command!r}")
+        await self.enter_config(takeover=takeover)
+        output = await self.send(command)
+        error = dialect.find_error(output)
+        if error is not None:
+            raise RouterError(f"{self.target.router}: {command!r}: {error}")
+        return output
+
+    async def apply(self, lines: list[str], *, takeover: bool = False) -> ApplyResult:
+        """Apply config lines one at a time; stop at the first one the router rejects."""
+        checked = [dialect.validate_config_line(line) for line in lines]
+        if self.read_only:
+            raise ReadOnlyViolation(f"{self.target.router}: read-only session cannot apply")
+        await self.enter_config(takeover=takeover)
+        applied: list[str] = []
+        for line in checked:
+            output = await self.send(line)
+            error = dialect.find_error(output)
+            if error is not None:
+                self._log.warning("rejected: %s: %s", mask_line(line), error)
+                return ApplyResult(tuple(applied), line, error)
+            applied.append(line)
+            self._log.info("applied: %s", mask_line(line))
+        return ApplyResult(tuple(applied))
+
+    async def save(self) -> None:
+        if self.read_only:
+            raise ReadOnlyViolation(f"{self.target.router}: read-only session cannot save")
+        await self.enter_config()
+        output = await self.send(COMMANDS["write_memory"])
+        error = dialect.find_error(output)
+        if error is not None:
+            raise RouterError(f"{self.target.router}: write memory failed: {error}")
+        self._log.info("saved (write memory)")
+
+    async def reload(self) -> None:
+        """Ask for a reload and answer its question; the router drops the session."""
+        if self.read_only:
+            raise ReadOnlyViolation(f"{self.target.router}: read-only session cannot reload")
+        await self.enter_config()
+        output = await self.send(COMMANDS["reload"], stop=dialect.RELOAD_QUESTION_RE)
+        if dialect.RELOAD_QUESTION_RE.search(output.replace("\r", "")) is None and (
+            error := dialect.find_error(output)
+        ):
+            raise RouterError(f"{self.target.router}: reload refused: {error}")
+        self._log.warning("reloading")
+        self._stdin.write(COMMANDS["reload_confirm"] + "\r")
+        with contextlib.suppress(SessionLost):  # expected: the router goes away
+            await self._read_until_prompt()
+        self.mode = None
+        self._conn.close()
+
+
+async def wait_for_return(
+    target: Target,
+    known_hosts: KnownHosts,
+    *,
+    timeout: float,
+    interval: float = 2.0,
+    connect_timeout: float = 10.0,
+) -> VersionInfo:
+    """After a reload: poll until the router answers again, then read `show version`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last: Exception | None = None
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            async with await IxSession.open(
+                target, known_hosts, read_only=True, connect_timeout=connect_timeout
+            ) as session:
+                return parse_version(await session.send(COMMANDS["show_version"]))
+        except RouterError as exc:
+            last = exc
+            await asyncio.sleep(interval)
+    raise RouterError(f"{target.router}: did not come back within {timeout:.0f} s ({last})")
