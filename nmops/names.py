@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import re
 
-_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
+# fullmatch and ASCII only: `$` would let a trailing newline through, \d would admit other
+# scripts' digits.
+_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", re.IGNORECASE | re.ASCII)
 # IX interface kinds seen in configs and manuals; a number, then optional .sub or /slot parts.
 _IX_INTERFACE = re.compile(
-    r"^(GigaEthernet|FastEthernet|TenGigaEthernet|Tunnel|Loopback|BVI|Dialer|Null|USB-Ethernet)"
-    r"\d+(?:[./]\d+){0,2}$"
+    r"(GigaEthernet|FastEthernet|TenGigaEthernet|Tunnel|Loopback|BVI|Dialer|Null|USB-Ethernet)"
+    r"\d+(?:[./]\d+){0,2}",
+    re.ASCII,
 )
 
 
 def check_label(value: str) -> str:
     """A single DNS label (letters, digits, inner hyphens, 1-63 characters)."""
-    if not _LABEL.match(value):
+    if not _LABEL.fullmatch(value):
         raise ValueError(f"{value!r} is not a DNS label (letters, digits and inner hyphens)")
     return value.lower()
 
@@ -25,14 +28,14 @@ def check_domain(value: str) -> str:
     if not name or len(name) > 253:
         raise ValueError(f"{value!r} is not a domain name")
     for label in name.split("."):
-        if not _LABEL.match(label):
+        if not _LABEL.fullmatch(label):
             raise ValueError(f"{value!r} is not a domain name ({label!r} is not a DNS label)")
     return name.lower()
 
 
 def check_interface(value: str) -> str:
     """An IX interface name such as ``GigaEthernet0.1`` or ``Tunnel1.0``."""
-    if not _IX_INTERFACE.match(value):
+    if not _IX_INTERFACE.fullmatch(value):
         raise ValueError(f"{value!r} is not an IX interface name")
     return value
 

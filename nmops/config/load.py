@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from nmops.config.model import Inventory, Router, Settings
-from nmops.config.yamlsrc import Located, load_located
+from nmops.config.yamlsrc import Located, load_located, shown_key
 from nmops.errors import ConfigError
 
 DEFAULT_CONFIG = Path("config/nmops.yaml")
@@ -46,7 +46,8 @@ class Config:
         unknown = [n for n in names if n not in self.inventory.routers]
         if unknown:
             raise ConfigError([f"no router named {n!r} in the inventory" for n in unknown])
-        return [self.inventory.routers[n] for n in names]
+        wanted = set(names)
+        return [r for n, r in self.inventory.routers.items() if n in wanted]
 
 
 def config_path(explicit: str | None) -> Path:
@@ -58,10 +59,27 @@ def config_path(explicit: str | None) -> Path:
 
 
 def load_config(path: Path) -> Config:
+    """Load both files; problems in either are reported together."""
     settings_src = load_located(path)
-    settings = _validate(Settings, settings_src.data, settings_src, path.parent)
-    inv_path = (path.parent / settings.inventory).resolve()
-    inventory = load_inventory(inv_path)
+    problems: list[str] = []
+    settings: Settings | None = None
+    inventory_name: str | None = None
+    try:
+        settings = _validate(Settings, settings_src.data, settings_src, path.parent)
+        inventory_name = settings.inventory
+    except ConfigError as exc:
+        problems += exc.problems
+        # Still read the inventory the file names, so its problems show up in the same run.
+        raw = settings_src.data.get("inventory") if isinstance(settings_src.data, dict) else None
+        inventory_name = raw if isinstance(raw, str) else None
+    inventory: Inventory | None = None
+    if inventory_name is not None:
+        try:
+            inventory = load_inventory((path.parent / inventory_name).resolve())
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems or settings is None or inventory is None:
+        raise ConfigError(problems)
     return Config(path=path.resolve(), settings=settings, inventory=inventory)
 
 
@@ -76,21 +94,35 @@ def load_inventory(path: Path) -> Inventory:
     if not isinstance(defaults, dict):
         problems.append(f"{src.where(('defaults',))}: defaults: must be a mapping")
         defaults = {}
+    if "name" in defaults:
+        problems.append(f"{src.where(('defaults', 'name'))}: defaults.name: unknown key")
     if isinstance(routers, dict):
         merged: dict[str, Any] = {}
         for name, body in routers.items():
             if body is None:
                 body = {}
             if not isinstance(body, dict):
-                problems.append(
-                    f"{src.where(('routers', name))}: routers.{name}: must be a mapping"
-                )
+                where = src.where(("routers", name))
+                problems.append(f"{where}: routers.{shown_key(name)}: must be a mapping")
                 continue
-            merged[name] = {"name": name, **_deep_merge(defaults, body)}
+            if "name" in body:
+                where = src.where(("routers", name, "name"))
+                problems.append(
+                    f"{where}: routers.{shown_key(name)}.name: unknown key (the name is the key)"
+                )
+            inherited = {k: v for k, v in defaults.items() if k != "name"}
+            merged[name] = {**_deep_merge(inherited, body), "name": name}
         raw = {**raw, "routers": merged}
+    try:
+        inventory = _validate(Inventory, raw, src, path.parent)
+    except ConfigError as exc:
+        # A router skipped above is not "no routers at all".
+        skipped = problems and isinstance(routers, dict) and routers
+        problems += [p for p in exc.problems if not (skipped and "at least one router" in p)]
+        raise ConfigError(problems) from None
     if problems:
         raise ConfigError(problems)
-    return _validate(Inventory, raw, src, path.parent)
+    return inventory
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -135,7 +167,7 @@ def _describe(err: Any, src: Located) -> str:
         and not _secretish(loc)
     ):
         message = f"{message} (got {err['input']!r})"
-    key = ".".join(str(p) for p in loc) or "(top)"
+    key = ".".join(shown_key(p) for p in loc) or "(top)"
     return f"{src.where(path)}: {key}: {message}"
 
 

@@ -81,7 +81,7 @@ def _build(
             if str(key) in out:
                 problems.append(
                     f"{located.file.name}:{key_node.start_mark.line + 1}: "
-                    f"{'.'.join(map(str, child))}: duplicate key"
+                    f"{'.'.join(map(shown_key, child))}: duplicate key"
                 )
                 continue
             located.lines[child] = key_node.start_mark.line + 1
@@ -93,3 +93,9 @@ def _build(
             for i, item in enumerate(node.value)
         ]
     return constructor.construct_object(node, deep=True)
+
+
+def shown_key(part: object) -> str:
+    """A key as it can be printed on one line: control characters escaped."""
+    text = str(part)
+    return text if text.isprintable() else repr(text)[1:-1]

@@ -103,7 +103,15 @@ class _UdpChannel(asyncio.DatagramProtocol):
             return
         if entry is None:
             return  # late reply to a query that already timed out, or noise
-        future, _ = entry
+        future, question = entry
+        # The question must match too (name case-insensitively, type, class): an ID alone is
+        # 16 bits of protection against a stray or forged packet.
+        # (A reply with no question at all, as some servers send with FORMERR, is let through
+        # to be reported as an error rather than waited for.)
+        qlen = len(question) - 21
+        has_question = data[4:6] != b"\x00\x00"
+        if has_question and data[12 : 12 + qlen].lower() != question[10 : 10 + qlen].lower():
+            return
         if not future.done():
             future.set_result(data)
 

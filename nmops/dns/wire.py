@@ -107,12 +107,11 @@ def _skip_name(wire: bytes, pos: int) -> int:
 
 def _parse_fast(wire: bytes, question: bytes, rdtype: int) -> Reply | None:
     """The common shapes only; ``None`` sends the packet to the full parser."""
-    _, flags, qdcount, ancount, nscount, _ = _HEADER.unpack_from(wire)
+    _, flags, qdcount, ancount, nscount, arcount = _HEADER.unpack_from(wire)
     if not flags & _FLAG_QR or qdcount != 1:
         return None
     qlen = len(question) - 10 - 11  # question bytes: counts (10) ... OPT (11)
-    qsection = question[10 : 10 + qlen]
-    if wire[12 : 12 + qlen].lower() != qsection.lower():
+    if wire[12 : 12 + qlen].lower() != question[10 : 10 + qlen].lower():
         return None
     pos = 12 + qlen
     rcode = flags & 0x000F
@@ -132,18 +131,26 @@ def _parse_fast(wire: bytes, question: bytes, rdtype: int) -> Reply | None:
         addrs.append(ipaddress.IPv4Address(rdata) if rdtype == A else ipaddress.IPv6Address(rdata))
         ttl = rttl if ttl is None else min(ttl, rttl)
         pos += rdlen
+    negative_ttl: int | None = None
+    for _ in range(nscount):
+        pos = _skip_name(wire, pos)
+        rtype, _, rttl, rdlen = _RR.unpack_from(wire, pos)
+        pos += 10
+        if rtype == _SOA and rdlen >= 20 and negative_ttl is None:
+            (minimum,) = struct.unpack_from("!I", wire, pos + rdlen - 4)
+            negative_ttl = min(rttl, minimum)
+        pos += rdlen
+    for _ in range(arcount):
+        pos = _skip_name(wire, pos)
+        rtype, _, rttl, rdlen = _RR.unpack_from(wire, pos)
+        pos += 10
+        if rtype == _OPT:
+            rcode |= (rttl >> 24) << 4  # the extended RCODE's upper bits (e.g. BADVERS)
+        pos += rdlen
+    if pos != len(wire):
+        return None  # overrun or trailing bytes: let dnspython judge the packet
     if not addrs:
-        for _ in range(nscount):
-            pos = _skip_name(wire, pos)
-            rtype, _, rttl, rdlen = _RR.unpack_from(wire, pos)
-            pos += 10
-            if rtype == _SOA and rdlen >= 20:
-                (minimum,) = struct.unpack_from("!I", wire, pos + rdlen - 4)
-                ttl = min(rttl, minimum)
-                break
-            pos += rdlen
-    if pos > len(wire):
-        return None
+        ttl = negative_ttl
     return Reply(rcode, bool(flags & _FLAG_AA), bool(flags & _FLAG_TC), tuple(addrs), ttl)
 
 
@@ -163,7 +170,13 @@ def parse_reply_full(wire: bytes, question: bytes, rdtype: int) -> Reply:
 def reply_from_message(msg: dns.message.Message, question: bytes, rdtype: int) -> Reply:
     """The :class:`Reply` in a parsed message (used for TCP and for unusual UDP replies)."""
     qname, _ = dns.name.from_wire(question, 10)
-    if not msg.flags & dns.flags.QR or len(msg.question) != 1 or msg.question[0].name != qname:
+    if (
+        not msg.flags & dns.flags.QR
+        or len(msg.question) != 1
+        or msg.question[0].name != qname
+        or msg.question[0].rdtype != rdtype
+        or msg.question[0].rdclass != dns.rdataclass.IN
+    ):
         raise WireError("the reply does not answer our question")
     name = qname
     addrs: list[IPAddress] = []
