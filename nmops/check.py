@@ -157,7 +157,7 @@ async def run_check(
                 n.fqdn, n.family, n.rdtype, Status.ERROR, False, (), None, (), found
             )
         else:
-            expect = expectation(router, facts.get(router.name), n.family)
+            expect, source = expectation(router, facts.get(router.name), n.family)
             server_results = sorted(
                 (
                     classify_server(
@@ -165,6 +165,7 @@ async def run_check(
                         outcome,
                         expect=expect,
                         allow_documentation=dns_cfg.allow_documentation,
+                        expect_source=source,
                     )
                     for server, outcome in outcomes[(n.fqdn, n.rdtype)]
                 ),

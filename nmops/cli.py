@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -52,7 +53,9 @@ def _print_report(report: CheckReport, *, as_json: bool, quiet: bool) -> None:
         return
     if quiet and report.exit_code is ExitCode.OK:
         return
-    out.print(check_table(report, only_problems=quiet))
+    names = check_table(report, only_problems=quiet)
+    if names.row_count:
+        out.print(names)
     routers = router_table(report, only_problems=quiet)
     if routers is not None and routers.row_count:
         out.print(routers)
@@ -96,6 +99,9 @@ def demo() -> None:
     for step in result.steps:
         out.rule(step.title)
         out.print(check_table(step.report))
+        routers = router_table(step.report)
+        if routers is not None:
+            out.print(routers)
         out.print(summary_line(step.report))
         out.print(step.explanation, markup=False)
         out.print()
@@ -128,3 +134,74 @@ def trust(router: str, config_opt: str | None, replace: bool) -> None:
         out.print(f"{router} {r.path} {r.fingerprint or '-'}: {r.outcome}", markup=False)
         failed |= r.outcome not in ("pinned", "already pinned", "replaced")
     sys.exit(ExitCode.WARNING if failed else ExitCode.OK)
+
+
+@main.group()
+def lab() -> None:
+    """A simulated network of IX routers and NetMeister DDNS on 127.0.0.1."""
+
+
+_LAB_DIR = click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("lab-run"),
+    show_default=True,
+    help="Where the lab keeps its config, keys, logs and control socket.",
+)
+
+
+@lab.command("up")
+@_LAB_DIR
+@click.option("--routers", "extra", type=int, default=0, help="Extra generated sites.")
+@click.option("--fast", is_flag=True, help="Short delays (DDNS, reload), small host keys.")
+def lab_up(directory: Path, extra: int, fast: bool) -> None:
+    """Start the lab in the foreground; Ctrl-C (or `nmops lab down`) stops it."""
+    from nmops.lab.runner import run_lab_forever
+
+    out = _console()
+
+    def ready(config_path: Path, count: int) -> None:
+        out.print(f"{count} routers; config: {config_path}", markup=False)
+        out.print("ready", markup=False)
+        sys.stdout.flush()
+
+    try:
+        aio.run(run_lab_forever(directory, extra_routers=extra, fast=fast, on_ready=ready))
+    except NmopsError as exc:
+        _fail(exc)
+
+
+@lab.command("fault")
+@_LAB_DIR
+@click.argument("router")
+@click.argument("kind")
+def lab_fault(directory: Path, router: str, kind: str) -> None:
+    """Inject fault KIND into ROUTER of a running lab (waits until the lab settles)."""
+    _lab_request(directory, {"op": "fault", "router": router, "kind": kind})
+
+
+@lab.command("clear")
+@_LAB_DIR
+@click.argument("router")
+@click.argument("kind", required=False)
+def lab_clear(directory: Path, router: str, kind: str | None) -> None:
+    """Clear one fault of ROUTER, or all of them."""
+    _lab_request(directory, {"op": "clear", "router": router, "kind": kind})
+
+
+@lab.command("down")
+@_LAB_DIR
+def lab_down(directory: Path) -> None:
+    """Stop a lab started elsewhere with `nmops lab up`."""
+    _lab_request(directory, {"op": "down"})
+
+
+def _lab_request(directory: Path, request: dict[str, object]) -> None:
+    from nmops.lab.runner import control_request
+
+    try:
+        aio.run(control_request(directory, request))
+    except NmopsError as exc:
+        _fail(exc)
+    _console().print("ok", markup=False)

@@ -36,12 +36,14 @@ class PeerView:
     detail: str | None = None
 
 
-def expectation(router: Router, facts: RouterFacts | None, family: Family) -> frozenset[IPAddress]:
-    """What DNS should say: the router's own global addresses once it has been asked, else the
-    inventory's ``expect`` (empty: no opinion)."""
+def expectation(
+    router: Router, facts: RouterFacts | None, family: Family
+) -> tuple[frozenset[IPAddress], str]:
+    """What DNS should say, and who says so: the router's own global addresses once it has
+    been asked, else the inventory's ``expect`` (empty: no opinion)."""
     if facts is not None and facts.reachable and facts.addresses.get(family):
-        return frozenset(facts.addresses[family])
-    return router.expected(family)
+        return frozenset(facts.addresses[family]), "the router has"
+    return router.expected(family), "expected"
 
 
 def with_router_truth(name: NameResult, router: Router, facts: RouterFacts | None) -> NameResult:

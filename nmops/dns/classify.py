@@ -49,7 +49,12 @@ def sort_addresses(addrs: frozenset[IPAddress] | set[IPAddress]) -> tuple[IPAddr
 
 
 def classify_server(
-    server: str, outcome: Outcome, *, expect: frozenset[IPAddress], allow_documentation: bool
+    server: str,
+    outcome: Outcome,
+    *,
+    expect: frozenset[IPAddress],
+    allow_documentation: bool,
+    expect_source: str = "expected",
 ) -> ServerResult:
     """One server's answer for one name."""
     reply = outcome.reply
@@ -76,7 +81,7 @@ def classify_server(
         if reason is not None:
             return ServerResult(server, Status.BOGUS, addrs, reply.ttl, f"{addr} is {reason}")
     if expect and frozenset(addrs) != expect:
-        detail = f"expected {', '.join(map(str, sort_addresses(expect)))}"
+        detail = f"{expect_source} {', '.join(map(str, sort_addresses(expect)))}"
         return ServerResult(server, Status.STALE, addrs, reply.ttl, detail)
     return ServerResult(server, Status.OK, addrs, reply.ttl)
 

@@ -224,7 +224,7 @@ class IxSession:
         self._log.debug("> %s", mask_line(command))
         self._stdin.write(command + "\r")
         raw = await self._read_until_prompt(stop=stop)
-        output = "\n".join(dialect.clean_output(raw))
+        output = "\n".join(dialect.clean_output(_drop_echo(raw, command)))
         self._log.debug("< %s", mask_text(output))
         return output
 
@@ -323,6 +323,23 @@ class IxSession:
             await self._read_until_prompt()
         self.mode = None
         self._conn.close()
+
+
+def _drop_echo(raw: str, command: str) -> str:
+    """The router echoes what we typed after the prompt we already consumed; drop that echo
+    (wrapped over several lines when it was longer than the terminal width)."""
+    text = raw.replace("\r\n", "\n").replace("\r", "")
+    echoed = ""
+    pos = 0
+    while pos < len(text) and len(echoed) < len(command):
+        end = text.find("\n", pos)
+        if end < 0:
+            break
+        echoed += text[pos:end]
+        pos = end + 1
+    if echoed.strip() == command.strip():
+        return text[pos:]
+    return text
 
 
 async def wait_for_return(

@@ -1,25 +1,18 @@
-"""``nmops demo``: the DNS side of nmops on the built-in lab, as a short story."""
+"""``nmops demo``: nmops on the built-in lab (simulated IX routers + DDNS), as a short story."""
 
 from __future__ import annotations
 
-import ipaddress
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from nmops.check import CheckReport, check_dns
+from nmops.check import CheckReport, run_check
 from nmops.config.load import load_config
-from nmops.lab.configs import LabRouter, write_lab_config
-from nmops.lab.ddns import DdnsRegistry, DdnsServer
+from nmops.lab.runner import start_lab
 from nmops.status import ExitCode, Status
 
-GROUP, ZONE = "fetburner", "nmddns.jp"
-# The seed network's two routers, with documentation-range addresses standing in for FLET'S.
-SEED = {
-    "ix2215-tokyo": ("203.0.113.10", "2001:db8:100::1"),
-    "ix2215-kagawa": ("198.51.100.20", "2001:db8:200::1"),
-}
-TOKYO_NEW_A = "203.0.113.99"
+FAULTY = "ix2215-kagawa"
+FAULTS = ("ddns-v6-stuck", "address-change")
 
 
 @dataclass(frozen=True)
@@ -44,60 +37,63 @@ def _status(report: CheckReport, router: str, family: str) -> Status | None:
     return None
 
 
+def _addresses(report: CheckReport, router: str, family: str) -> str:
+    for r in report.routers:
+        if r.name == router and r.facts is not None:
+            return ", ".join(map(str, r.facts.addresses.get(family, ()))) or "none"
+    return "unknown"
+
+
+def _dns(report: CheckReport, router: str, family: str) -> str:
+    for r in report.routers:
+        for n in r.names:
+            if r.name == router and n.family == family:
+                return ", ".join(map(str, n.addresses)) or "nothing"
+    return "nothing"
+
+
 async def run_demo(workdir: Path | None = None) -> DemoResult:
-    registry = DdnsRegistry()
-    for name, (v4, v6) in SEED.items():
-        registry.set(f"{name}.{GROUP}.{ZONE}", "A", [ipaddress.ip_address(v4)])
-        registry.set(f"{name}.{GROUP}.v6.{ZONE}", "AAAA", [ipaddress.ip_address(v6)])
-    server = DdnsServer(registry, ZONE)
-    await server.start()
-    try:
-        with tempfile.TemporaryDirectory(prefix="nmops-demo-") as tmp:
-            base = workdir or Path(tmp)
-            path = write_lab_config(
-                base,
-                dns_servers=[server.address],
-                group=GROUP,
-                zone=ZONE,
-                routers=[
-                    LabRouter(name, site=name.split("-")[-1], expect={"ipv4": [v4], "ipv6": [v6]})
-                    for name, (v4, v6) in SEED.items()
-                ],
-            )
-            config = load_config(path)
-            healthy = await check_dns(config, config.routers())
-            # What the seed article fears: kagawa's AAAA registration stops and drops out,
-            # and tokyo's PPPoE address changes while DDNS still says the old one.
-            registry.remove(f"ix2215-kagawa.{GROUP}.v6.{ZONE}", "AAAA")
-            registry.set(f"ix2215-tokyo.{GROUP}.{ZONE}", "A", [ipaddress.ip_address(TOKYO_NEW_A)])
-            broken = await check_dns(config, config.routers())
-    finally:
-        await server.stop()
+    with tempfile.TemporaryDirectory(prefix="nmops-demo-") as tmp:
+        lab = await start_lab(workdir or Path(tmp), fast=True)
+        try:
+            config = load_config(lab.config_path)
+            healthy = await run_check(config, config.routers())
+            # The seed article's failure: NetMeister stops registering kagawa's IPv6 address,
+            # and then the prefix changes (a new PPPoE address and a new IPv6 prefix).
+            for kind in FAULTS:
+                await lab.fault(FAULTY, kind)
+            broken = await run_check(config, config.routers())
+        finally:
+            await lab.stop()
     problems = []
     if healthy.exit_code is not ExitCode.OK:
         problems.append(f"the healthy check said {healthy.exit_code.name}, not OK")
     if broken.exit_code is not ExitCode.CRITICAL:
         problems.append(f"the broken check said {broken.exit_code.name}, not CRITICAL")
-    if _status(broken, "ix2215-kagawa", "ipv6") is not Status.MISSING:
-        problems.append("kagawa's lost AAAA was not reported as missing")
-    if _status(broken, "ix2215-tokyo", "ipv4") is not Status.STALE:
-        problems.append("tokyo's changed A was not reported as stale")
+    if _status(broken, FAULTY, "ipv6") is not Status.STALE:
+        problems.append(f"{FAULTY}'s stuck AAAA was not reported as stale")
+    if _status(broken, FAULTY, "ipv4") is not Status.OK:
+        problems.append(f"{FAULTY}'s re-registered A was not reported as ok")
     steps = (
         DemoStep(
             "1. A healthy network",
             healthy,
-            f"The lab DDNS server on {server.address} answers for {ZONE} as NetMeister's "
-            "servers would. nmops asked it directly (no recursion, no cache) for each "
-            "router's A and AAAA names: all registered, all as expected. Exit code 0 (OK).",
+            "Two simulated IX2215s (the seed network's configs) run SSH servers on 127.0.0.1 and "
+            "register their addresses with a stand-in for NetMeister DDNS. nmops asked the "
+            "zone's server directly for each router's A and AAAA names, logged in to each "
+            "router (read-only) for the addresses on its `nm ddns notify` interfaces, its "
+            "NetMeister state, its IKE SAs and whether its config is saved: the three truths "
+            "agree. Exit code 0 (OK).",
         ),
         DemoStep(
-            "2. Two faults",
+            f"2. {FAULTY}: IPv6 registration stuck, then a new address",
             broken,
-            "kagawa's IPv6 registration dropped out: the name exists but has no AAAA (NODATA), "
-            f"so nmops reports 'missing'. tokyo's A record now says {TOKYO_NEW_A}, but the "
-            f"router's address is {SEED['ix2215-tokyo'][0]} (the inventory's `expect`, the "
-            "truth until nmops asks the router itself): 'stale'. Either would break the VPN; "
-            "exit code 2 (CRITICAL) pages someone.",
+            f"{FAULTY} got a new PPPoE address and a new IPv6 prefix. Its IPv4 name followed "
+            f"({_dns(broken, FAULTY, 'ipv4')}: ok), but its IPv6 registration is stuck, as "
+            f"in the seed article: DNS still says {_dns(broken, FAULTY, 'ipv6')} while the "
+            f"router has {_addresses(broken, FAULTY, 'ipv6')}: 'stale'. The IPv6 tunnel from "
+            "tokyo has no peer to reach. Exit code 2 (CRITICAL) pages someone; the next "
+            "steps of nmops (fix) re-register and, as a last resort, reboot.",
         ),
     )
     return DemoResult(steps, not problems, tuple(problems))
