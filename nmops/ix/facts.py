@@ -8,6 +8,7 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from nmops.config.load import Config
 from nmops.config.model import Family, Router
@@ -63,6 +64,12 @@ def known_hosts(config: Config) -> KnownHosts:
     return KnownHosts(config.resolve_path(config.settings.ssh.known_hosts))
 
 
+def transcript_path(config: Config, router: Router) -> Path | None:
+    """``ssh.log_dir/ROUTER.log`` when per-router command logs are asked for."""
+    log_dir = config.settings.ssh.log_dir
+    return config.resolve_path(log_dir) / f"{router.name}.log" if log_dir else None
+
+
 def global_addresses(
     family: Family, output: str, *, allow_documentation: bool
 ) -> tuple[IPAddress, ...]:
@@ -114,6 +121,7 @@ async def collect_facts(config: Config, router: Router, hosts: KnownHosts) -> Ro
         paths = targets(config, router)
     except NmopsError as exc:
         return RouterFacts(router.name, False, error=str(exc))
+    transcript = transcript_path(config, router)
     for target in paths:
         try:
             session = await IxSession.open(
@@ -122,6 +130,7 @@ async def collect_facts(config: Config, router: Router, hosts: KnownHosts) -> Ro
                 read_only=True,
                 connect_timeout=ssh.connect_timeout,
                 command_timeout=ssh.command_timeout,
+                transcript=transcript,
             )
         except (UnknownHostKey, ChangedHostKey) as exc:
             # A key problem is not a reason to try another path: it is the finding.

@@ -6,23 +6,21 @@ import re
 
 MASK = "****"
 
-# Each pattern keeps its first group and replaces the secret that follows it.
+# Each pattern keeps its first group and replaces the secret that follows it. Unanchored, so a
+# secret is masked wherever it stands: typed at a sub-mode prompt, echoed, or in a config dump.
 _SECRET_PATTERNS = (
-    re.compile(r"^(\s*(?:no\s+)?nm account \S+ password (?:plain|secret) )\S+"),
-    re.compile(r"^(\s*(?:no\s+)?username \S+ password (?:plain|hash|secret) )\S+"),
-    re.compile(r"^(\s*(?:no\s+)?ikev2 authentication psk id \S+ \S+ key (?:char|hex) )\S+"),
-    re.compile(r"^(\s*(?:no\s+)?authentication password \S+ )\S+"),
-    re.compile(r"^(\s*(?:no\s+)?(?:pre-shared-key|secret-password) (?:char |hex |plain )?)\S+"),
-    re.compile(r"^(\s*(?:no\s+)?snmp-agent community \S+ )\S+"),
+    re.compile(r"(\bpassword (?:plain|secret|hash) )\S+"),  # username, nm account
+    re.compile(r"(\bkey (?:char|hex) )\S+"),  # IKEv2 PSK
+    re.compile(r"(\bauthentication password \S+ )\S+"),  # PPP
+    re.compile(r"(\b(?:secret-password|pre-shared-key) (?:char |hex |plain )?)\S+"),
+    re.compile(r"(\bcommunity )\S+"),  # SNMP
 )
 
 
 def mask_line(line: str) -> str:
     """``line`` with any secret it carries replaced by ``****``."""
     for pattern in _SECRET_PATTERNS:
-        masked, count = pattern.subn(lambda m: m.group(1) + MASK, line)
-        if count:
-            return masked
+        line = pattern.sub(lambda m: m.group(1) + MASK, line)
     return line
 
 

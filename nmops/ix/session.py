@@ -12,6 +12,8 @@ import contextlib
 import logging
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncssh
@@ -95,8 +97,10 @@ class IxSession:
         *,
         read_only: bool,
         command_timeout: float,
+        transcript: Path | None = None,
     ) -> None:
         self.target = target
+        self.transcript = transcript
         self.read_only = read_only
         self.command_timeout = command_timeout
         self.mode: Mode | None = None
@@ -118,7 +122,10 @@ class IxSession:
         read_only: bool = True,
         connect_timeout: float = 10.0,
         command_timeout: float = 30.0,
+        transcript: Path | None = None,
     ) -> IxSession:
+        """Log in on one management path. ``transcript``: a file that gets every command and
+        its output (secrets masked)."""
         pinned = known_hosts.lookup(target.host, target.port)
         trusted = asyncssh.import_known_hosts(
             known_hosts.path.read_text(encoding="utf-8") if pinned is not None else ""
@@ -157,7 +164,9 @@ class IxSession:
             stdout,
             read_only=read_only,
             command_timeout=command_timeout,
+            transcript=transcript,
         )
+        session._record(f"-- login {target.username}@{target.where}")
         await session._read_until_prompt()
         return session
 
@@ -222,11 +231,23 @@ class IxSession:
                 f"({mask_line(command)!r}); this is a dry run"
             )
         self._log.debug("> %s", mask_line(command))
+        self._record(f"> {mask_line(command)}")
         self._stdin.write(command + "\r")
         raw = await self._read_until_prompt(stop=stop)
         output = "\n".join(dialect.clean_output(_drop_echo(raw, command)))
         self._log.debug("< %s", mask_text(output))
+        if output:
+            self._record("\n".join(f"< {line}" for line in mask_text(output).split("\n")))
         return output
+
+    def _record(self, text: str) -> None:
+        """Append to the per-router transcript, if one was asked for."""
+        if self.transcript is None:
+            return
+        stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
+        self.transcript.parent.mkdir(parents=True, exist_ok=True)
+        with self.transcript.open("a", encoding="utf-8") as handle:
+            handle.write(f"{stamp} {text}\n")
 
     async def enter_config(self, *, takeover: bool = False, attempts: int = 5) -> None:
         """Config mode (where the IX allows `show` commands); waits while another session

@@ -110,7 +110,7 @@ async def start_lab(
                 "connect_timeout": 5,
                 "command_timeout": 15,
                 "concurrency": 50,
-                "log_dir": "logs",
+                "log_dir": "nmops-logs",  # nmops's side; logs/ is what the routers received
                 **(ssh or {}),
             }
         },

@@ -6,26 +6,11 @@ One line per received line: timestamp, session number, the prompt it was typed a
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from pathlib import Path
 
+from nmops.ix.masking import mask_line as mask_secrets
 from nmops.lab.ixsim.router import JST
-
-MASK = "***"
-_SECRETS = (
-    re.compile(r"(\bpassword (?:plain|secret|hash) )\S+"),  # username, nm account
-    re.compile(r"(\bkey (?:char|hex) )\S+"),  # IKEv2 PSK
-    re.compile(r"(\bauthentication password \S+ )\S+"),  # PPP
-    re.compile(r"(\bsecret-password )\S+"),
-    re.compile(r"(\bcommunity )\S+"),  # SNMP
-)
-
-
-def mask_secrets(line: str) -> str:
-    for pattern in _SECRETS:
-        line = pattern.sub(rf"\g<1>{MASK}", line)
-    return line
 
 
 class CommandLog:
