@@ -629,8 +629,8 @@ def test_log_records_received_lines_with_secrets_masked(tmp_path: Path) -> None:
             shell.close()
         log = (tmp_path / "logs" / f"{TOKYO}.log").read_text()
         assert f"{TOKYO}# enable-config\n" in log
-        assert f"{TOKYO}(config)# nm account fetburner password plain ***\n" in log
-        assert "key char ***" in log
+        assert f"{TOKYO}(config)# nm account fetburner password plain ****\n" in log
+        assert "key char ****" in log
         assert "s3cret" not in log
         assert "write memory" not in log
         assert not (tmp_path / "logs" / f"{KAGAWA}.log").exists()
