@@ -86,6 +86,8 @@ def peer_views(facts: RouterFacts, names: Mapping[str, NameResult]) -> tuple[Pee
 def router_findings(facts: RouterFacts | None, peers: tuple[PeerView, ...]) -> tuple[Finding, ...]:
     if facts is None:
         return ()
+    if facts.locked:
+        return (Finding(Status.LOCKED, facts.error or "config mode is occupied"),)
     if not facts.reachable:
         return (Finding(Status.UNREACHABLE, facts.error or "no management path answered"),)
     out = [

@@ -24,6 +24,7 @@ class Status(StrEnum):
     NO_ADDRESS = "no-address"  # the notify interface has no global address: fault is upstream
     UNREACHABLE = "unreachable"  # router CLI not reachable on any management path
     UNSAVED = "unsaved"  # running config differs from startup (a reboot would revert it)
+    LOCKED = "locked"  # reachable, but another session holds config mode (where `show` works)
 
     @property
     def is_server_failure(self) -> bool:
@@ -66,6 +67,7 @@ _SEVERITY = {
     Status.NO_ADDRESS: ExitCode.CRITICAL,
     Status.UNREACHABLE: ExitCode.WARNING,
     Status.UNSAVED: ExitCode.WARNING,
+    Status.LOCKED: ExitCode.WARNING,
 }
 
 

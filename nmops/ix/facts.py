@@ -28,7 +28,7 @@ from nmops.ix.parsers import (
     parse_nm_information,
     parse_version,
 )
-from nmops.ix.session import IxSession, Target
+from nmops.ix.session import ConfigLocked, IxSession, Target
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ class RouterFacts:
     ike: tuple[IkeSa, ...] = ()
     saved: bool | None = None
     seconds: float = 0.0
+    locked: bool = False  # logged in, but config mode (needed for `show`) stayed occupied
 
 
 def targets(config: Config, router: Router) -> list[Target]:
@@ -142,6 +143,16 @@ async def collect_facts(config: Config, router: Router, hosts: KnownHosts) -> Ro
             async with session:
                 facts = await read_facts(session, config, router)
             return dataclasses.replace(facts, seconds=time.monotonic() - started)
+        except ConfigLocked as exc:
+            # The router answered; another path would find the same lock.
+            return RouterFacts(
+                router.name,
+                False,
+                error=str(exc),
+                path=target.where,
+                locked=True,
+                seconds=time.monotonic() - started,
+            )
         except (RouterError, ValueError) as exc:
             errors.append(f"{target.where}: {exc}")
     return RouterFacts(

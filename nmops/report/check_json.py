@@ -44,6 +44,7 @@ def _router(r: RouterReport) -> dict[str, Any] | None:
     nm = f.nm
     return {
         "reachable": f.reachable,
+        "locked": f.locked,
         "error": f.error,
         "path": f.path,
         "model": f.version.model if f.version else None,
