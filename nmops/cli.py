@@ -155,7 +155,14 @@ _LAB_DIR = click.option(
 @_LAB_DIR
 @click.option("--routers", "extra", type=int, default=0, help="Extra generated sites.")
 @click.option("--fast", is_flag=True, help="Short delays (DDNS, reload), small host keys.")
-def lab_up(directory: Path, extra: int, fast: bool) -> None:
+@click.option(
+    "--latency",
+    type=click.FloatRange(0, 10),
+    default=0.0,
+    metavar="SECONDS",
+    help="Delay before every router reply: a real IX's CLI plus a WAN round trip.",
+)
+def lab_up(directory: Path, extra: int, fast: bool, latency: float) -> None:
     """Start the lab in the foreground; Ctrl-C (or `nmops lab down`) stops it."""
     from nmops.lab.runner import run_lab_forever
 
@@ -167,7 +174,11 @@ def lab_up(directory: Path, extra: int, fast: bool) -> None:
         sys.stdout.flush()
 
     try:
-        aio.run(run_lab_forever(directory, extra_routers=extra, fast=fast, on_ready=ready))
+        aio.run(
+            run_lab_forever(
+                directory, extra_routers=extra, fast=fast, latency=latency, on_ready=ready
+            )
+        )
     except NmopsError as exc:
         _fail(exc)
 

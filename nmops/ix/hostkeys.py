@@ -18,6 +18,15 @@ from nmops.errors import RouterError
 log = logging.getLogger(__name__)
 
 HOST_KEY_ALGS = ["ssh-rsa"]  # what the IX offers (SHA-1 RSA); allowed explicitly
+# AES-GCM/CTR first: far cheaper than chacha20-poly1305 in asyncssh (which builds its cipher
+# objects per packet), and what IX firmware offers; the rest stay as fallbacks.
+ENCRYPTION_ALGS = [
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
+    "aes128-ctr",
+    "aes256-ctr",
+    "chacha20-poly1305@openssh.com",
+]
 
 
 class UnknownHostKey(RouterError):
@@ -47,16 +56,24 @@ class KnownHosts:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # Read once per run (not once per connection: hundreds of routers share the file),
+        # and again only when the file changes.
+        self._cache: tuple[float, list[tuple[str, str]]] | None = None
 
     def _entries(self) -> list[tuple[str, str]]:
-        if not self.path.exists():
+        try:
+            mtime = self.path.stat().st_mtime
+        except FileNotFoundError:
             return []
+        if self._cache is not None and self._cache[0] == mtime:
+            return self._cache[1]
         out = []
         for raw in self.path.read_text(encoding="utf-8").splitlines():
             line = raw.strip()
             if line and not line.startswith("#"):
                 pattern, _, key = line.partition(" ")
                 out.append((pattern, key.strip()))
+        self._cache = (mtime, out)
         return out
 
     def lookup(self, host: str, port: int) -> PinnedKey | None:
@@ -65,6 +82,14 @@ class KnownHosts:
             if pattern in entry_pattern.split(","):
                 return PinnedKey(pattern, asyncssh.import_public_key(key))
         return None
+
+    def trusted_for(self, host: str, port: int) -> asyncssh.SSHKnownHosts:
+        """What asyncssh may accept for this host: its pinned key alone, or nothing."""
+        pinned = self.lookup(host, port)
+        if pinned is None:
+            return asyncssh.import_known_hosts("")
+        line = f"{pinned.pattern} {pinned.key.export_public_key('openssh').decode().strip()}"
+        return asyncssh.import_known_hosts(line + "\n")
 
     def pin(self, host: str, port: int, key: asyncssh.SSHKey, *, replace: bool = False) -> None:
         pattern = host_pattern(host, port)
@@ -81,6 +106,7 @@ class KnownHosts:
         kept = [f"{p} {k}" for p, k in self._entries() if pattern not in p.split(",")]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text("\n".join([*kept, new_line]) + "\n", encoding="utf-8")
+        self._cache = None
         log.info("pinned host key %s for %s", key.get_fingerprint("sha256"), pattern)
 
     def verify_failure(self, host: str, port: int, exc: Exception) -> RouterError:

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import asyncssh
 import tenacity
@@ -22,7 +22,7 @@ import tenacity
 from nmops.errors import RouterError
 from nmops.ix import dialect
 from nmops.ix.dialect import COMMANDS, Mode
-from nmops.ix.hostkeys import HOST_KEY_ALGS, KnownHosts
+from nmops.ix.hostkeys import ENCRYPTION_ALGS, HOST_KEY_ALGS, KnownHosts
 from nmops.ix.masking import mask_line, mask_text
 from nmops.ix.parsers import VersionInfo, parse_version
 
@@ -101,6 +101,7 @@ class IxSession:
     ) -> None:
         self.target = target
         self.transcript = transcript
+        self._transcript_file: TextIO | None = None
         self.read_only = read_only
         self.command_timeout = command_timeout
         self.mode: Mode | None = None
@@ -126,10 +127,7 @@ class IxSession:
     ) -> IxSession:
         """Log in on one management path. ``transcript``: a file that gets every command and
         its output (secrets masked)."""
-        pinned = known_hosts.lookup(target.host, target.port)
-        trusted = asyncssh.import_known_hosts(
-            known_hosts.path.read_text(encoding="utf-8") if pinned is not None else ""
-        )
+        trusted = known_hosts.trusted_for(target.host, target.port)
         try:
             conn = await asyncssh.connect(
                 target.host,
@@ -138,6 +136,7 @@ class IxSession:
                 password=target.password,
                 known_hosts=trusted,
                 server_host_key_algs=HOST_KEY_ALGS,
+                encryption_algs=ENCRYPTION_ALGS,
                 client_keys=None,
                 agent_path=None,
                 config=None,
@@ -180,6 +179,7 @@ class IxSession:
             except RouterError:
                 pass
         self._conn.close()
+        self._close_transcript()
         with contextlib.suppress(TimeoutError, OSError, asyncssh.Error):
             await asyncio.wait_for(self._conn.wait_closed(), 5)
 
@@ -230,24 +230,33 @@ class IxSession:
                 f"{self.target.router}: read-only session refused to send a change "
                 f"({mask_line(command)!r}); this is a dry run"
             )
-        self._log.debug("> %s", mask_line(command))
+        debug = self._log.isEnabledFor(logging.DEBUG)
+        if debug:
+            self._log.debug("> %s", mask_line(command))
         self._record(f"> {mask_line(command)}")
         self._stdin.write(command + "\r")
         raw = await self._read_until_prompt(stop=stop)
         output = "\n".join(dialect.clean_output(_drop_echo(raw, command)))
-        self._log.debug("< %s", mask_text(output))
+        if debug:
+            self._log.debug("< %s", mask_text(output))
         if output:
             self._record("\n".join(f"< {line}" for line in mask_text(output).split("\n")))
         return output
+
+    def _close_transcript(self) -> None:
+        if self._transcript_file is not None:
+            self._transcript_file.close()
+            self._transcript_file = None
 
     def _record(self, text: str) -> None:
         """Append to the per-router transcript, if one was asked for."""
         if self.transcript is None:
             return
+        if self._transcript_file is None:
+            self.transcript.parent.mkdir(parents=True, exist_ok=True)
+            self._transcript_file = self.transcript.open("a", encoding="utf-8")
         stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
-        self.transcript.parent.mkdir(parents=True, exist_ok=True)
-        with self.transcript.open("a", encoding="utf-8") as handle:
-            handle.write(f"{stamp} {text}\n")
+        self._transcript_file.write(f"{stamp} {text}\n")
 
     async def enter_config(self, *, takeover: bool = False, attempts: int = 5) -> None:
         """Config mode (where the IX allows `show` commands); waits while another session
@@ -344,6 +353,7 @@ class IxSession:
             await self._read_until_prompt()
         self.mode = None
         self._conn.close()
+        self._close_transcript()
 
 
 def _drop_echo(raw: str, command: str) -> str:

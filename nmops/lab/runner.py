@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -198,6 +199,7 @@ async def run_lab_forever(
     *,
     extra_routers: int = 0,
     fast: bool = False,
+    latency: float = 0.0,
     on_ready: Callable[[Path, int], None] | None = None,
 ) -> None:
     """``nmops lab up``: start, announce, serve the control socket until SIGINT/SIGTERM or
@@ -206,7 +208,8 @@ async def run_lab_forever(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    lab = await start_lab(directory, extra_routers=extra_routers, fast=fast)
+    timings = dataclasses.replace(Timings.fast() if fast else Timings(), reply_delay=latency)
+    lab = await start_lab(directory, extra_routers=extra_routers, fast=fast, timings=timings)
     server = await serve_control(lab, stop)
     try:
         if on_ready is not None:

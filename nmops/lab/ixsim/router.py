@@ -48,6 +48,8 @@ class Timings:
     reload_delay: float = 20.0
     slow_delay: float = 0.5
     nm_interval: float = 5 * 86400.0  # only shown as `Next Request`
+    # Every reply waits this long: a real IX's CLI plus a WAN round trip (0: answer at once).
+    reply_delay: float = 0.0
 
     @classmethod
     def fast(cls) -> Timings:

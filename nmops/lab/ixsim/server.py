@@ -173,6 +173,9 @@ class _Session(asyncssh.SSHServerSession[str]):
         self._terminal = Terminal()
         self._cli: CliSession | None = None
         self._closed = False
+        # Output is gathered while a chunk of input is processed and sent in one write: one
+        # SSH packet per keystroke echo would cost both ends a packet's crypto each.
+        self._out: list[str] = []
 
     def connection_made(self, chan: asyncssh.SSHServerChannel[str]) -> None:
         self._chan = chan
@@ -196,6 +199,7 @@ class _Session(asyncssh.SSHServerSession[str]):
         peer = self._conn.get_extra_info("peername")
         self._server.log.event(self._number, f"login from {peer[0]}:{peer[1]}")
         self._write(self._cli.prompt())
+        self._flush()
         self._server.spawn(self._run())
 
     def data_received(self, data: str, datatype: asyncssh.DataType) -> None:
@@ -215,14 +219,20 @@ class _Session(asyncssh.SSHServerSession[str]):
     def _write(self, text: str, *, echo: bool = False) -> None:
         if self._closed or self._chan is None or not text:
             return
-        self._chan.write(text)
+        self._out.append(text)
         if not echo:  # the terminal counted the echo's columns itself
             self._terminal.wrote(text)
+
+    def _flush(self) -> None:
+        if self._out and not self._closed and self._chan is not None:
+            self._chan.write("".join(self._out))
+        self._out.clear()
 
     def _drop(self) -> None:
         """Close without an exit status, as the IX does (logout, reload)."""
         if self._closed:
             return
+        self._flush()
         self._closed = True
         self._server.log.event(self._number, "dropped")
         if self._chan is not None:
@@ -239,6 +249,7 @@ class _Session(asyncssh.SSHServerSession[str]):
                     if self._closed:
                         return
                     await self._key(char)
+                self._flush()
         except Exception:
             # A bug in the simulator must show up in the log, not as a session that hangs.
             log.exception("%s: session %d failed", self._server.router.name, self._number)
@@ -266,8 +277,13 @@ class _Session(asyncssh.SSHServerSession[str]):
             return
         self._write("\r\n")
         self._server.log.record(self._number, cli.prompt(), key.line)
+        timings = self._server.router.timings
+        delay = timings.reply_delay
         if "slow" in self._server.router.faults:
-            await asyncio.sleep(self._server.router.timings.slow_delay)
+            delay += timings.slow_delay
+        if delay:
+            self._flush()
+            await asyncio.sleep(delay)
             if self._closed:
                 return
         reply = cli.execute(key.line)
