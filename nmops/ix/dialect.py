@@ -196,7 +196,8 @@ INFO_PATTERNS: tuple[re.Pattern[str], ...] = (
 
 PAGING_MARKER = "--More--"
 # The marker and the backspaces/spaces some firmware prints to erase it.
-_PAGING_RE = re.compile(r"--More--[ \x08\r]*")
+# Only the erase sequence: the spaces that follow it may be the next line's indent.
+_PAGING_RE = re.compile(r"--More--(?:\x08+ +\x08+|\x08+|\r +\r)?")
 
 RELOAD_UNSAVED_RE = re.compile(r"^% Warning: current running-configuration is not saved yet\.")
 RELOAD_QUESTION_RE = re.compile(

@@ -230,6 +230,9 @@ class IxSession:
                 f"{self.target.router}: read-only session refused to send a change "
                 f"({mask_line(command)!r}); this is a dry run"
             )
+        return await self._exchange(command, stop=stop)
+
+    async def _exchange(self, command: str, *, stop: re.Pattern[str] | None = None) -> str:
         debug = self._log.isEnabledFor(logging.DEBUG)
         if debug:
             self._log.debug("> %s", mask_line(command))
@@ -289,7 +292,9 @@ class IxSession:
                     "retry later, or set ssh.takeover: true to take it over (svintr-config)"
                 ) from None
             self._log.warning("taking config mode over with svintr-config")
-            await self.send(COMMANDS["takeover_config"])
+            # Allowed in a read-only session too, when asked for: it changes who holds config
+            # mode, never the config.
+            await self._exchange(COMMANDS["takeover_config"])
             if not self.in_mode(Mode.CONFIG):
                 raise ConfigLocked(
                     f"{self.target.router}: svintr-config did not take over"
@@ -306,6 +311,12 @@ class IxSession:
         await self.enter_config(takeover=takeover)
         output = await self.send(command)
         error = dialect.find_error(output)
+        if error is not None and self.in_mode(Mode.OPERATION):
+            # Someone took config mode over (svintr-config) and the router put us back in
+            # operation mode, where this show does not exist: enter config again, once.
+            await self.enter_config(takeover=takeover)
+            output = await self.send(command)
+            error = dialect.find_error(output)
         if error is not None:
             raise RouterError(f"{self.target.router}: {command!r}: {error}")
         return output

@@ -47,7 +47,7 @@ RELOAD_NOTICE = (
 RELOAD_QUESTION = "Are you sure you want to reload the router? (Yes or [No]): "
 
 PAGER_MARK = "--More--"
-# Erases the marker before the next page; dialect.clean_output strips `--More--[ \b\r]*`.
+# Erases the marker before the next page; dialect.clean_output strips it.
 PAGER_ERASE = "\b" * len(PAGER_MARK) + " " * len(PAGER_MARK) + "\b" * len(PAGER_MARK)
 DEFAULT_PAGE_LENGTH = 24
 DEFAULT_WIDTH = 80
