@@ -33,9 +33,13 @@ def check_domain(value: str) -> str:
     return name.lower()
 
 
+def is_interface(value: str) -> bool:
+    return _IX_INTERFACE.fullmatch(value) is not None
+
+
 def check_interface(value: str) -> str:
     """An IX interface name such as ``GigaEthernet0.1`` or ``Tunnel1.0``."""
-    if not _IX_INTERFACE.fullmatch(value):
+    if not is_interface(value):
         raise ValueError(f"{value!r} is not an IX interface name")
     return value
 

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from nmops.lab.ixsim import show, texts
-from nmops.lab.ixsim.config import Outcome, block_prompt, is_interface_name
+from nmops.lab.ixsim.config import Outcome, block_prompt
 from nmops.lab.ixsim.router import SimRouter
+from nmops.names import is_interface
 
 
 @dataclass(frozen=True)
@@ -206,7 +207,7 @@ class CliSession:
                 return Reply(show.all_interfaces(router, family))
             if len(args) > 3:
                 return _invalid(args[3])
-            if not is_interface_name(args[2]):
+            if not is_interface(args[2]):
                 return _invalid(args[2])
             render_if = show.ip_interface if family == 4 else show.ipv6_interface
             return Reply(render_if(router, args[2]))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from nmops.ix.configtree import ConfigTree, Node, parse_config
 from nmops.lab.ixsim import texts
+from nmops.names import is_interface
 
 # Block header -> the name inside the sub-mode prompt `HOST(config-NAME)# `. The interface,
 # watch-group and ppp shapes are [C]; the others are guesses in the same style.
@@ -33,10 +34,6 @@ _BLOCKS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^ipv6 dhcp server-profile (\S+)$", "dhcp6s-{0}"),
         (r"^route-map (\S+) (permit|deny) (\d+)$", "route-map-{0}-{1}-{2}"),
     )
-)
-_INTERFACE_RE = re.compile(
-    r"^(GigaEthernet|FastEthernet|TenGigaEthernet|Tunnel|Loopback|BVI|Dialer|Null)"
-    r"\d+(?:[./]\d+){0,2}$"
 )
 
 # Lines that override each other share a key; any other line is its own key.
@@ -76,10 +73,6 @@ def _group(line: str) -> str:
     return "system" if word in ("hostname", "timezone") else word
 
 
-def is_interface_name(name: str) -> bool:
-    return _INTERFACE_RE.match(name) is not None
-
-
 def line_key(line: str) -> str:
     for pattern, key in _KEYS:
         match = pattern.search(line)
@@ -93,7 +86,7 @@ def block_prompt(header: str) -> str | None:
     for pattern, template in _BLOCKS:
         match = pattern.match(header)
         if match is not None:
-            if template == "{0}" and not is_interface_name(match[1]):
+            if template == "{0}" and not is_interface(match[1]):
                 return None
             return template.format(*match.groups())
     return None
