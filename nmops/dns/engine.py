@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
 
 import dns.asyncquery
 import dns.exception
@@ -86,17 +86,65 @@ class _RateLimit:
             await asyncio.sleep(slot - now)
 
 
-class _UdpChannel(asyncio.DatagramProtocol):
-    """Multiplexes queries over one UDP socket; replies are matched on ID and question."""
+class _UdpChannel:
+    """Multiplexes queries over one connected UDP socket; replies are matched on ID and
+    question.
 
-    def __init__(self) -> None:
-        self.transport: asyncio.DatagramTransport | None = None
+    A raw non-blocking socket with a reader callback rather than an asyncio transport: the
+    transport reads one datagram per event-loop turn, this drains every reply that has arrived,
+    which doubles the rate a single core can sustain.
+    """
+
+    def __init__(self, sock: socket.socket, loop: asyncio.AbstractEventLoop) -> None:
+        self.sock = sock
+        self.loop = loop
         self.pending: dict[int, tuple[asyncio.Future[bytes], bytes]] = {}
+        loop.add_reader(sock.fileno(), self._readable)
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
+    @classmethod
+    def open(cls, server: Server) -> _UdpChannel:
+        family = socket.AF_INET6 if ":" in server.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            sock.setblocking(False)
+            # Room for a burst of replies while the loop is busy elsewhere.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            sock.connect((server.host, server.port))
+            return cls(sock, asyncio.get_running_loop())
+        except BaseException:
+            sock.close()
+            raise
 
-    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+    def close(self) -> None:
+        self.loop.remove_reader(self.sock.fileno())
+        self.sock.close()
+
+    def send(self, wire: bytes) -> None:
+        for _ in range(2):
+            try:
+                self.sock.send(wire)
+                return
+            except (BlockingIOError, InterruptedError):
+                return  # dropped like a lost packet: the timeout and retry handle it
+            except ConnectionRefusedError:
+                # An earlier ICMP port-unreachable surfaces here once; send again. If the
+                # server is really down, the query times out like any other lost one.
+                continue
+
+    def _readable(self) -> None:
+        while True:
+            try:
+                data = self.sock.recv(65535)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                # ICMP errors (port unreachable) say nothing about which query caused them;
+                # the per-query timeout is what decides.
+                log.debug("udp error from %s: %s", self.sock.getpeername(), exc)
+                continue
+            self._deliver(data)
+
+    def _deliver(self, data: bytes) -> None:
         try:
             entry = self.pending.get(reply_id(data))
         except WireError:
@@ -114,11 +162,6 @@ class _UdpChannel(asyncio.DatagramProtocol):
             return
         if not future.done():
             future.set_result(data)
-
-    def error_received(self, exc: Exception) -> None:
-        # ICMP errors (port unreachable) arrive without saying which query caused them; the
-        # per-query timeout is what decides.
-        log.debug("udp error: %s", exc)
 
     def free_id(self) -> int:
         while True:
@@ -138,16 +181,13 @@ class ServerClient:
         self.sent = 0
 
     async def __aenter__(self) -> ServerClient:
-        loop = asyncio.get_running_loop()
-        _, protocol = await loop.create_datagram_endpoint(
-            _UdpChannel, remote_addr=(self.server.host, self.server.port)
-        )
-        self._channel = protocol
+        self._channel = _UdpChannel.open(self.server)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._channel is not None and self._channel.transport is not None:
-            self._channel.transport.close()
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
 
     async def ask_all(self, questions: Sequence[Question]) -> list[Outcome]:
         """Ask every question, at most ``concurrency`` in flight; results in question order."""
@@ -183,7 +223,7 @@ class ServerClient:
 
     async def _attempt(self, question: Question) -> Outcome:
         channel = self._channel
-        assert channel is not None and channel.transport is not None, "use `async with`"
+        assert channel is not None, "use `async with`"
         await self._rate.wait()
         loop = asyncio.get_running_loop()
         qid = channel.free_id()
@@ -192,7 +232,7 @@ class ServerClient:
         timer = loop.call_later(self.limits.timeout, _expire, future)
         try:
             self.sent += 1
-            channel.transport.sendto(query_wire(qid, question.wire))
+            channel.send(query_wire(qid, question.wire))
             data = await future
         finally:
             timer.cancel()
