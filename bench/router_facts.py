@@ -36,7 +36,8 @@ from pathlib import Path
 
 from nmops import aio
 from nmops.config.load import Config, load_config
-from nmops.ix.facts import RouterFacts, collect_all, collect_facts, known_hosts
+from nmops.ix.facts import collect_all, collect_facts, known_hosts
+from nmops.ix.observed import RouterFacts
 
 READY_TIMEOUT = 300.0
 

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from nmops.config.load import Config
 from nmops.config.model import Family, Router
@@ -23,7 +23,8 @@ from nmops.dns.discover import make_resolver, zone_servers
 from nmops.dns.engine import Limits, Outcome, Question, Server, ServerClient
 from nmops.dns.wire import AAAA, A, question_wire
 from nmops.errors import DnsError
-from nmops.ix.facts import RouterFacts, collect_all
+from nmops.ix.facts import collect_all
+from nmops.ix.observed import RouterFacts
 from nmops.status import ExitCode, Status, severity, worst
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,6 @@ class CheckReport:
     routers: tuple[RouterReport, ...]
     queries: int = 0
     seconds: float = 0.0
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -86,18 +86,21 @@ async def _servers_by_name(config: Config, names: list[_Name]) -> dict[str, list
     if dns_cfg.servers:
         fixed = [Server.parse(s) for s in dns_cfg.servers]
         return {n.fqdn: fixed for n in names}
-    resolver = make_resolver([Server.parse(s) for s in dns_cfg.bootstrap], dns_cfg.timeout)
-    by_parent: dict[str, list[Server] | str] = {}
-    out: dict[str, list[Server] | str] = {}
-    for n in names:
-        parent = n.fqdn.split(".", 1)[1]
-        if parent not in by_parent:
-            try:
-                by_parent[parent] = await zone_servers(n.fqdn, resolver, dns_cfg.port)
-            except DnsError as exc:
-                by_parent[parent] = str(exc)
-        out[n.fqdn] = by_parent[parent]
-    return out
+    try:
+        resolver = make_resolver([Server.parse(s) for s in dns_cfg.bootstrap], dns_cfg.timeout)
+    except DnsError as exc:
+        return {n.fqdn: str(exc) for n in names}
+    # One discovery per parent name (HOST.GROUP.ZONE and HOST.GROUP.v6.ZONE), run together.
+    parents = sorted({n.fqdn.split(".", 1)[1] for n in names})
+
+    async def discover(parent: str) -> list[Server] | str:
+        try:
+            return await zone_servers(parent, resolver, dns_cfg.port)
+        except DnsError as exc:
+            return str(exc)
+
+    found = dict(zip(parents, await asyncio.gather(*map(discover, parents)), strict=True))
+    return {n.fqdn: found[n.fqdn.split(".", 1)[1]] for n in names}
 
 
 async def _query(
@@ -115,8 +118,14 @@ async def _query(
     limits = Limits(dns_cfg.timeout, dns_cfg.retries, dns_cfg.concurrency, dns_cfg.rate)
 
     async def ask(server: Server, todo: list[_Name]) -> tuple[Server, list[_Name], list[Outcome]]:
-        async with ServerClient(server, limits) as client:
-            outcomes = await client.ask_all([n.question for n in todo])
+        try:
+            async with ServerClient(server, limits) as client:
+                outcomes = await client.ask_all([n.question for n in todo])
+        except OSError as exc:
+            # No socket to this server at all (no route, wrong family...): every question to
+            # it failed, the others go on.
+            failed = Outcome(None, f"socket: {exc.strerror or exc}")
+            outcomes = [failed] * len(todo)
         return server, todo, outcomes
 
     outcomes: dict[tuple[str, str], list[tuple[Server, Outcome]]] = defaultdict(list)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from nmops.config.model import Family, Router
 from nmops.dns.addresses import IPAddress
 from nmops.dns.classify import NameResult
-from nmops.ix.facts import RouterFacts
+from nmops.ix.observed import RouterFacts
 from nmops.status import Status
 
 
@@ -88,6 +88,8 @@ def router_findings(facts: RouterFacts | None, peers: tuple[PeerView, ...]) -> t
         return ()
     if facts.locked:
         return (Finding(Status.LOCKED, facts.error or "config mode is occupied"),)
+    if facts.unreadable:
+        return (Finding(Status.ERROR, facts.error or "the router's output could not be read"),)
     if not facts.reachable:
         return (Finding(Status.UNREACHABLE, facts.error or "no management path answered"),)
     out = [

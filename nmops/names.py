@@ -22,6 +22,13 @@ def check_label(value: str) -> str:
     return value.lower()
 
 
+def check_name(value: str) -> str:
+    """A router name: DNS-label syntax (it is the default DDNS host label), case kept as
+    written so reports show what the inventory says."""
+    check_label(value)
+    return value
+
+
 def check_domain(value: str) -> str:
     """A domain name of LDH labels, without the trailing dot."""
     name = value.rstrip(".")

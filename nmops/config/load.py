@@ -120,6 +120,13 @@ def load_inventory(path: Path) -> Inventory:
         skipped = problems and isinstance(routers, dict) and routers
         problems += [p for p in exc.problems if not (skipped and "at least one router" in p)]
         raise ConfigError(problems) from None
+    for label, names in inventory.duplicate_host_labels().items():
+        for name in names[1:]:
+            where = src.where(("routers", name))
+            problems.append(
+                f"{where}: routers.{shown_key(name)}: DDNS host label {label!r} is also "
+                f"{names[0]}'s: two routers cannot share DNS names (set ddns_hostname)"
+            )
     if problems:
         raise ConfigError(problems)
     return inventory
@@ -128,7 +135,9 @@ def load_inventory(path: Path) -> Inventory:
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
+        # A secret reference ({env: ...} or {file: ...}) replaces the inherited one whole.
+        is_secret = isinstance(value, dict) and value and set(value) <= {"env", "file"}
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and not is_secret:
             out[key] = _deep_merge(out[key], value)
         else:
             out[key] = value
@@ -141,7 +150,8 @@ def _validate(model: type[M], data: Any, src: Located, base_dir: Path) -> M:
     try:
         return model.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
-        raise ConfigError([_describe(err, src) for err in exc.errors()]) from None
+        problems = [_describe(err, src) for err in exc.errors()]
+        raise ConfigError(list(dict.fromkeys(problems))) from None
 
 
 def _describe(err: Any, src: Located) -> str:
@@ -154,7 +164,8 @@ def _describe(err: Any, src: Located) -> str:
         and loc not in src.lines
         and ("defaults", *loc[2:]) in src.lines
     ):
-        path = ("defaults", *loc[2:])
+        # Reported once, as the defaults key, not once per router that inherits it.
+        path = loc = ("defaults", *loc[2:])
     if loc[-1:] == ("name",) and len(loc) == 3:
         path = loc[:2]
     message = _MESSAGES.get(err["type"], err["msg"])

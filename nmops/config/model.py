@@ -18,9 +18,16 @@ from pydantic import (
 )
 
 from nmops.config.secrets import SecretRef
-from nmops.names import check_domain, check_interface, check_label, check_printable
+from nmops.names import (
+    check_domain,
+    check_interface,
+    check_label,
+    check_name,
+    check_printable,
+)
 
 Label = Annotated[str, AfterValidator(check_label)]
+RouterName = Annotated[str, AfterValidator(check_name)]
 Domain = Annotated[str, AfterValidator(check_domain)]
 Interface = Annotated[str, AfterValidator(check_interface)]
 Text = Annotated[str, AfterValidator(check_printable)]
@@ -65,6 +72,8 @@ def _server(value: str) -> str:
         raise ValueError(f"{value!r} is not IP or IP:PORT (an address, not a name)") from None
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"{value!r}: port must be 1-65535")
+    if ip.is_unspecified or ip.is_multicast or str(ip) == "255.255.255.255":
+        raise ValueError(f"{value!r}: a DNS server is a unicast address")
     return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
 
 
@@ -141,7 +150,7 @@ class Login(_Strict):
 
 
 class Router(_Strict):
-    name: Label
+    name: RouterName
     site: Text | None = None
     ddns_hostname: Label | None = None
     ddns: Ddns
@@ -150,9 +159,16 @@ class Router(_Strict):
     management: list[ManagementPath] = Field(default_factory=list)
     login: Login | None = None
 
+    @model_validator(mode="after")
+    def _login_for_management(self) -> Router:
+        if self.management and self.login is None:
+            raise ValueError("`management` paths need a `login` (usually under defaults)")
+        return self
+
     @property
     def host_label(self) -> str:
-        return self.ddns_hostname or self.name
+        """The DDNS host label (`nm ddns hostname`, else the router's name), lower case."""
+        return (self.ddns_hostname or self.name).lower()
 
     def expected(self, family: Family) -> frozenset[ipaddress.IPv4Address | ipaddress.IPv6Address]:
         """The addresses ``expect`` fixes for ``family``; empty when it fixes none."""
@@ -183,3 +199,10 @@ class Inventory(_Strict):
         if isinstance(value, dict) and not value:
             raise ValueError("list at least one router")
         return value
+
+    def duplicate_host_labels(self) -> dict[str, list[str]]:
+        """DDNS host labels claimed by more than one router (they would share DNS names)."""
+        owners: dict[str, list[str]] = {}
+        for router in self.routers.values():
+            owners.setdefault(router.host_label, []).append(router.name)
+        return {label: names for label, names in owners.items() if len(names) > 1}

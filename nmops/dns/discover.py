@@ -23,7 +23,13 @@ def make_resolver(bootstrap: list[Server], timeout: float) -> dns.asyncresolver.
         resolver = dns.asyncresolver.Resolver(configure=False)
         resolver.nameservers = [dns.nameserver.Do53Nameserver(s.host, s.port) for s in bootstrap]
     else:
-        resolver = dns.asyncresolver.Resolver()
+        try:
+            resolver = dns.asyncresolver.Resolver()
+        except dns.resolver.NoResolverConfiguration as exc:
+            raise DnsError(
+                "no system resolver to discover the zone's servers with: set dns.servers or "
+                "dns.bootstrap"
+            ) from exc
     resolver.lifetime = timeout * 3
     resolver.timeout = timeout
     return resolver

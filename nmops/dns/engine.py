@@ -130,6 +130,10 @@ class _UdpChannel:
                 # An earlier ICMP port-unreachable surfaces here once; send again. If the
                 # server is really down, the query times out like any other lost one.
                 continue
+            except OSError as exc:
+                # Unreachable host or network now: lost like a dropped packet.
+                log.debug("udp send to %s failed: %s", self.sock.getpeername(), exc)
+                return
 
     def _readable(self) -> None:
         while True:

@@ -8,7 +8,7 @@ running-config`` prints (firmware, ``Current time``) is dropped.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 
@@ -42,10 +42,6 @@ class ConfigTree:
             if node.line == line:
                 return node
         return None
-
-    def starting_with(self, prefix: str) -> list[Node]:
-        """Every node whose top-level line starts with ``prefix``."""
-        return [node for node in self.nodes if node.line.startswith(prefix)]
 
     def lines(self) -> Iterator[tuple[str | None, str]]:
         """Every line as ``(block header or None, line)``: top-level lines have no header."""
@@ -85,24 +81,3 @@ def parse_config(text: str) -> ConfigTree:
         header, children = stripped, []
     flush()
     return ConfigTree(tuple(nodes))
-
-
-def render_config(tree: ConfigTree | Iterable[Node]) -> str:
-    """Render a tree the way the IX prints it: two-space indent inside blocks, ``!`` after each
-    block and between runs of top-level lines."""
-    out: list[str] = []
-    prev_block = False
-    for node in tree:
-        if node.is_block:
-            if out and not prev_block:
-                out.append("!")
-            out.append(node.line)
-            out.extend(f"  {child}" for child in node.children)
-            out.append("!")
-            prev_block = True
-        else:
-            out.append(node.line)
-            prev_block = False
-    if out and out[-1] != "!":
-        out.append("!")
-    return "\n".join(out) + "\n"

@@ -73,6 +73,7 @@ COMMANDS: Mapping[str, str] = MappingProxyType(
         "write_memory": "write memory",
         "reload": "reload",
         "reload_confirm": "yes",
+        "reload_decline": "no",
         "show_running": "show running-config",
         "show_startup": "show config",  # IX2000/IX3000
         "show_startup_ixr": "show startup-config",  # IX-R/IX-V
@@ -118,6 +119,23 @@ def mode_change(current: Mode, target: Mode, *, takeover: bool = False) -> tuple
         (Mode.CONFIG_SUB, Mode.OPERATION): (COMMANDS["top_config"], COMMANDS["exit"]),
     }
     return steps[current, target]
+
+
+# What a read-only session may send: reading, and the mode/terminal commands reading needs.
+_READ_ONLY_ALLOWED = frozenset(
+    COMMANDS[name]
+    for name in ("enter_config", "top_config", "exit", "terminal_length", "terminal_width")
+)
+_SHOW_RE = re.compile(r"^show( |$)")
+
+
+def is_show(command: str) -> bool:
+    return _SHOW_RE.match(command) is not None
+
+
+def read_only_allows(command: str) -> bool:
+    """True for what a dry run may send: nothing here changes config or state."""
+    return command in _READ_ONLY_ALLOWED or is_show(command)
 
 
 # --- argument validation ---------------------------------------------------------------------
@@ -207,7 +225,6 @@ RELOAD_QUESTION_RE = re.compile(
 # `show version` after a restart: `System woke up by reload, caused by command execution`.
 RELOAD_CAUSE_RE = re.compile(r"^System woke up by (?P<event>[^,]+), caused by (?P<cause>.+?)\s*$")
 CAUSE_COMMAND = "command execution"
-CAUSE_POWER_ON = "power-on"
 
 
 def clean_output(text: str) -> list[str]:

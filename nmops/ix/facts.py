@@ -7,7 +7,6 @@ import asyncio
 import dataclasses
 import logging
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from nmops.config.load import Config
@@ -18,10 +17,9 @@ from nmops.ix import dialect
 from nmops.ix.compare import config_saved
 from nmops.ix.dialect import COMMANDS
 from nmops.ix.hostkeys import ChangedHostKey, KnownHosts, UnknownHostKey
+from nmops.ix.observed import RouterFacts
 from nmops.ix.parsers import (
-    IkeSa,
-    NmStatus,
-    VersionInfo,
+    ParseError,
     parse_ikev2_sa,
     parse_ip_interface,
     parse_ipv6_interface,
@@ -31,21 +29,6 @@ from nmops.ix.parsers import (
 from nmops.ix.session import ConfigLocked, IxSession, Target
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RouterFacts:
-    name: str
-    reachable: bool
-    error: str | None = None
-    path: str | None = None  # the management path that answered
-    version: VersionInfo | None = None
-    addresses: dict[str, tuple[IPAddress, ...]] = field(default_factory=dict)  # family -> global
-    nm: NmStatus | None = None
-    ike: tuple[IkeSa, ...] = ()
-    saved: bool | None = None
-    seconds: float = 0.0
-    locked: bool = False  # logged in, but config mode (needed for `show`) stayed occupied
 
 
 def targets(config: Config, router: Router) -> list[Target]:
@@ -93,9 +76,11 @@ async def read_facts(session: IxSession, config: Config, router: Router) -> Rout
     version = parse_version(await session.show(COMMANDS["show_version"]))
     addresses: dict[str, tuple[IPAddress, ...]] = {}
     for family in router.ddns.families():
-        ifname = dialect.validate_interface_name(router.ddns.interface(family) or "")
         key = "show_ip_interface" if family == "ipv4" else "show_ipv6_interface"
-        output = await session.show(dialect.command(key, ifname=ifname))
+        # dialect.command validates the name before it goes into the command.
+        output = await session.show(
+            dialect.command(key, ifname=router.ddns.interface(family) or "")
+        )
         addresses[family] = global_addresses(family, output, allow_documentation=allow_doc)
     nm = parse_nm_information(await session.show(dialect.nm_status_command(version.model)))
     ike = parse_ikev2_sa(await session.show(COMMANDS["show_ikev2_sa"]))
@@ -153,6 +138,16 @@ async def collect_facts(config: Config, router: Router, hosts: KnownHosts) -> Ro
                 locked=True,
                 seconds=time.monotonic() - started,
             )
+        except ParseError as exc:
+            # The router answered in a way we cannot read; another path would say the same.
+            return RouterFacts(
+                router.name,
+                False,
+                error=f"{target.where}: {exc}",
+                path=target.where,
+                unreadable=True,
+                seconds=time.monotonic() - started,
+            )
         except (RouterError, ValueError) as exc:
             errors.append(f"{target.where}: {exc}")
     return RouterFacts(
@@ -167,7 +162,11 @@ async def collect_all(config: Config, routers: list[Router]) -> dict[str, Router
 
     async def one(router: Router) -> RouterFacts:
         async with limit:
-            return await collect_facts(config, router, hosts)
+            try:
+                return await collect_facts(config, router, hosts)
+            except Exception as exc:  # one router's surprise must not end the run
+                log.exception("%s: reading facts failed", router.name)
+                return RouterFacts(router.name, False, error=f"{type(exc).__name__}: {exc}")
 
     results = await asyncio.gather(*(one(r) for r in routers))
     return {facts.name: facts for facts in results}

@@ -45,6 +45,7 @@ def host_pattern(host: str, port: int) -> str:
 class PinnedKey:
     pattern: str
     key: asyncssh.SSHKey
+    text: str  # as written in the file: `ssh-rsa AAAA...`
 
     @property
     def fingerprint(self) -> str:
@@ -77,37 +78,44 @@ class KnownHosts:
         return out
 
     def lookup(self, host: str, port: int) -> PinnedKey | None:
+        """The key pinned for ``host:port``; a file or line that cannot be read raises
+        RouterError naming the file (never a traceback)."""
         pattern = host_pattern(host, port)
-        for entry_pattern, key in self._entries():
-            if pattern in entry_pattern.split(","):
-                return PinnedKey(pattern, asyncssh.import_public_key(key))
+        try:
+            for entry_pattern, key in self._entries():
+                if pattern in entry_pattern.split(","):
+                    return PinnedKey(pattern, asyncssh.import_public_key(key), key)
+        except (OSError, UnicodeDecodeError, asyncssh.KeyImportError) as exc:
+            raise RouterError(
+                f"{self.path}: cannot read the pinned key for {pattern}: {exc}"
+            ) from exc
         return None
 
     def trusted_for(self, host: str, port: int) -> asyncssh.SSHKnownHosts:
         """What asyncssh may accept for this host: its pinned key alone, or nothing."""
         pinned = self.lookup(host, port)
-        if pinned is None:
-            return asyncssh.import_known_hosts("")
-        line = f"{pinned.pattern} {pinned.key.export_public_key('openssh').decode().strip()}"
-        return asyncssh.import_known_hosts(line + "\n")
+        line = f"{pinned.pattern} {pinned.text}\n" if pinned is not None else ""
+        return asyncssh.import_known_hosts(line)
 
-    def pin(self, host: str, port: int, key: asyncssh.SSHKey, *, replace: bool = False) -> None:
+    def pin(self, host: str, port: int, key: asyncssh.SSHKey, *, replace: bool = False) -> str:
+        """Pin ``key``: returns "pinned", "already pinned" or "replaced"; a different pinned
+        key without ``replace`` raises ChangedHostKey."""
         pattern = host_pattern(host, port)
         existing = self.lookup(host, port)
         new_line = f"{pattern} {key.export_public_key('openssh').decode().strip()}"
         if existing is not None:
             if existing.key.public_data == key.public_data:
-                return
+                return "already pinned"
             if not replace:
                 raise ChangedHostKey(
-                    f"{pattern}: a different host key is already pinned "
-                    f"({existing.fingerprint}); pass --replace only if you know why it changed"
+                    f"CHANGED (pinned {existing.fingerprint}); not replaced without --replace"
                 )
         kept = [f"{p} {k}" for p, k in self._entries() if pattern not in p.split(",")]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text("\n".join([*kept, new_line]) + "\n", encoding="utf-8")
         self._cache = None
         log.info("pinned host key %s for %s", key.get_fingerprint("sha256"), pattern)
+        return "replaced" if existing is not None else "pinned"
 
     def verify_failure(self, host: str, port: int, exc: Exception) -> RouterError:
         """Turn asyncssh's refusal into the error a person can act on."""
@@ -125,9 +133,15 @@ class KnownHosts:
 
 
 async def fetch_host_key(host: str, port: int, timeout: float) -> asyncssh.SSHKey:
-    key = await asyncio.wait_for(
-        asyncssh.get_server_host_key(host, port, server_host_key_algs=HOST_KEY_ALGS), timeout
-    )
+    try:
+        key = await asyncio.wait_for(
+            asyncssh.get_server_host_key(
+                host, port, server_host_key_algs=HOST_KEY_ALGS, config=None
+            ),
+            timeout,
+        )
+    except (OSError, TimeoutError, asyncssh.Error) as exc:
+        raise RouterError(f"cannot fetch: {str(exc) or type(exc).__name__}") from exc
     if key is None:
         raise RouterError(f"{host_pattern(host, port)}: the server offered no host key")
     return key

@@ -28,5 +28,13 @@ def mask_text(text: str) -> str:
     return "\n".join(mask_line(line) for line in text.split("\n"))
 
 
-def has_secret(line: str) -> bool:
-    return mask_line(line) != line
+def mask_like(text: str, line: str) -> str:
+    """``text`` (e.g. the router's error about ``line``) with ``line``'s secrets masked."""
+    secrets = {
+        word
+        for word, masked in zip(line.split(), mask_line(line).split(), strict=False)
+        if word != masked
+    }
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+    return text

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from nmops.dns.addresses import bogus_reason
 from nmops.errors import RouterError
 from nmops.ix import dialect
 
@@ -108,19 +109,10 @@ class Ipv6Address:
     origin: str | None  # `RA`, `DHCPv6`, ... as printed
 
 
-_ULA = ipaddress.IPv6Network("fc00::/7")
-
-
 def _is_global(address: ipaddress.IPv6Address) -> bool:
-    # Not `ipaddress.is_global`: that rejects 2001:db8::/32, which the lab uses.
-    return not (
-        address.is_link_local
-        or address.is_loopback
-        or address.is_multicast
-        or address.is_unspecified
-        or address.is_site_local
-        or address in _ULA
-    )
+    # One definition of "could be published" for the whole project; documentation ranges pass
+    # here (the lab uses them) and are judged by the caller's setting.
+    return bogus_reason(address, allow_documentation=True) is None
 
 
 @dataclass(frozen=True)

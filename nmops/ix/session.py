@@ -23,7 +23,7 @@ from nmops.errors import RouterError
 from nmops.ix import dialect
 from nmops.ix.dialect import COMMANDS, Mode
 from nmops.ix.hostkeys import ENCRYPTION_ALGS, HOST_KEY_ALGS, KnownHosts
-from nmops.ix.masking import mask_line, mask_text
+from nmops.ix.masking import mask_like, mask_line, mask_text
 from nmops.ix.parsers import VersionInfo, parse_version
 
 log = logging.getLogger(__name__)
@@ -70,23 +70,6 @@ class ApplyResult:
         return self.failed_line is None
 
 
-# What a read-only session may send: reading, and the mode/terminal commands reading needs.
-_READ_ONLY_ALLOWED = frozenset(
-    {
-        COMMANDS["enter_config"],
-        COMMANDS["top_config"],
-        COMMANDS["exit"],
-        COMMANDS["terminal_length"],
-        COMMANDS["terminal_width"],
-    }
-)
-_SHOW = re.compile(r"^show( |$)")
-
-
-def read_only_allows(command: str) -> bool:
-    return command in _READ_ONLY_ALLOWED or bool(_SHOW.match(command))
-
-
 class IxSession:
     def __init__(
         self,
@@ -127,7 +110,7 @@ class IxSession:
     ) -> IxSession:
         """Log in on one management path. ``transcript``: a file that gets every command and
         its output (secrets masked)."""
-        trusted = known_hosts.trusted_for(target.host, target.port)
+        trusted = known_hosts.trusted_for(target.host, target.port)  # raises RouterError
         try:
             conn = await asyncssh.connect(
                 target.host,
@@ -165,19 +148,21 @@ class IxSession:
             command_timeout=command_timeout,
             transcript=transcript,
         )
-        session._record(f"-- login {target.username}@{target.where}")
-        await session._read_until_prompt()
+        try:
+            session._record(f"-- login {target.username}@{target.where}")
+            await session._read_until_prompt()
+        except BaseException:
+            conn.close()
+            session._close_transcript()
+            raise
         return session
 
     async def close(self) -> None:
         if self.mode in (Mode.CONFIG, Mode.CONFIG_SUB):
             # Leave config mode so the next session is not told it is occupied.
-            try:
-                if self.mode is Mode.CONFIG_SUB:
-                    await self.send(COMMANDS["top_config"])
-                await self.send(COMMANDS["exit"])
-            except RouterError:
-                pass
+            with contextlib.suppress(RouterError):
+                for step in dialect.mode_change(self.mode, Mode.OPERATION):
+                    await self.send(step)
         self._conn.close()
         self._close_transcript()
         with contextlib.suppress(TimeoutError, OSError, asyncssh.Error):
@@ -225,7 +210,7 @@ class IxSession:
         """Send one line and return what the router printed (echo and prompt removed)."""
         if "\n" in command or "\r" in command:
             raise dialect.UnsafeArgument("a command must be a single line")
-        if self.read_only and not read_only_allows(command):
+        if self.read_only and not dialect.read_only_allows(command):
             raise ReadOnlyViolation(
                 f"{self.target.router}: read-only session refused to send a change "
                 f"({mask_line(command)!r}); this is a dry run"
@@ -255,11 +240,17 @@ class IxSession:
         """Append to the per-router transcript, if one was asked for."""
         if self.transcript is None:
             return
-        if self._transcript_file is None:
-            self.transcript.parent.mkdir(parents=True, exist_ok=True)
-            self._transcript_file = self.transcript.open("a", encoding="utf-8")
-        stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
-        self._transcript_file.write(f"{stamp} {text}\n")
+        try:
+            if self._transcript_file is None:
+                self.transcript.parent.mkdir(parents=True, exist_ok=True)
+                self._transcript_file = self.transcript.open("a", encoding="utf-8")
+            stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
+            self._transcript_file.write(f"{stamp} {text}\n")
+        except OSError as exc:
+            # A transcript is a record, not the job: warn once and go on without it.
+            self._log.warning("cannot write transcript %s: %s", self.transcript, exc)
+            self._close_transcript()
+            self.transcript = None
 
     async def enter_config(self, *, takeover: bool = False, attempts: int = 5) -> None:
         """Config mode (where the IX allows `show` commands); waits while another session
@@ -306,7 +297,7 @@ class IxSession:
 
     async def show(self, command: str, *, takeover: bool = False) -> str:
         """Run a `show` command in config mode and return its output; a router error raises."""
-        if not _SHOW.match(command):
+        if not dialect.is_show(command):
             raise ValueError(f"not a show command: {command!r}")
         await self.enter_config(takeover=takeover)
         output = await self.send(command)
@@ -332,6 +323,8 @@ class IxSession:
             output = await self.send(line)
             error = dialect.find_error(output)
             if error is not None:
+                # The router repeats the offending word, which may be the secret itself.
+                error = mask_like(error, line)
                 self._log.warning("rejected: %s: %s", mask_line(line), error)
                 return ApplyResult(tuple(applied), line, error)
             applied.append(line)
@@ -348,16 +341,25 @@ class IxSession:
             raise RouterError(f"{self.target.router}: write memory failed: {error}")
         self._log.info("saved (write memory)")
 
-    async def reload(self) -> None:
-        """Ask for a reload and answer its question; the router drops the session."""
+    async def reload(self, *, force: bool = False) -> None:
+        """Ask for a reload and answer its question; the router drops the session.
+
+        When the router warns that the running config is not saved, the answer is No and this
+        raises, unless ``force``: a reload would silently return to the startup config.
+        """
         if self.read_only:
             raise ReadOnlyViolation(f"{self.target.router}: read-only session cannot reload")
         await self.enter_config()
         output = await self.send(COMMANDS["reload"], stop=dialect.RELOAD_QUESTION_RE)
-        if dialect.RELOAD_QUESTION_RE.search(output.replace("\r", "")) is None and (
-            error := dialect.find_error(output)
-        ):
+        if dialect.RELOAD_QUESTION_RE.search(output.replace("\r", "")) is None:
+            error = dialect.find_error(output) or "no confirmation question"
             raise RouterError(f"{self.target.router}: reload refused: {error}")
+        if dialect.reload_warns_unsaved(output) and not force:
+            await self._exchange(COMMANDS["reload_decline"])
+            raise RouterError(
+                f"{self.target.router}: not reloading: the running config is not saved and "
+                "a reload would revert it (save it, or reload with force)"
+            )
         self._log.warning("reloading")
         self._stdin.write(COMMANDS["reload_confirm"] + "\r")
         with contextlib.suppress(SessionLost):  # expected: the router goes away

@@ -30,23 +30,13 @@ async def trust_router(
         where = host_pattern(path.host, path.port)
         try:
             key = await fetch_host_key(path.host, path.port, config.settings.ssh.connect_timeout)
-        except (OSError, TimeoutError, RouterError) as exc:
-            results.append(TrustResult(where, None, f"cannot fetch: {exc or type(exc).__name__}"))
+        except RouterError as exc:
+            results.append(TrustResult(where, None, str(exc)))
             continue
         fingerprint = str(key.get_fingerprint("sha256"))
-        pinned = hosts.lookup(path.host, path.port)
-        if pinned is not None and pinned.key.public_data == key.public_data:
-            results.append(TrustResult(where, fingerprint, "already pinned"))
-            continue
-        if pinned is not None and not replace:
-            results.append(
-                TrustResult(
-                    where,
-                    fingerprint,
-                    f"CHANGED (pinned {pinned.fingerprint}); not replaced without --replace",
-                )
-            )
-            continue
-        hosts.pin(path.host, path.port, key, replace=replace)
-        results.append(TrustResult(where, fingerprint, "replaced" if pinned else "pinned"))
+        try:
+            outcome = hosts.pin(path.host, path.port, key, replace=replace)
+        except RouterError as exc:  # changed without --replace, or an unreadable file
+            outcome = str(exc)
+        results.append(TrustResult(where, fingerprint, outcome))
     return results

@@ -344,12 +344,30 @@ def test_save_makes_startup_equal_running(lab: LabThread) -> None:
     assert "write memory" in lab.log(KAGAWA).lines
 
 
-def test_reload_and_return_drops_unsaved_lines(lab: LabThread) -> None:
+def test_reload_refuses_when_unsaved_and_says_no(lab: LabThread) -> None:
+    async def go() -> None:
+        async with await open_session(lab, read_only=False) as session:
+            assert (await session.apply([EXTRA_LINE])).ok
+            with pytest.raises(RouterError, match="not saved"):
+                await session.reload()
+            # Still logged in: the router was told No and stayed up.
+            assert "hostname" in await session.show("show running-config")
+
+    run(go())
+    log = lab.log(KAGAWA)
+    first = log.sessions[0]
+    assert "reload" in log.lines_of(first)
+    assert "no" in log.lines_of(first)
+    assert "yes" not in log.lines_of(first)
+    assert "dropped" not in log.events(first)
+
+
+def test_forced_reload_and_return_drops_unsaved_lines(lab: LabThread) -> None:
     async def go() -> Any:
         target, hosts = lab.target(KAGAWA), lab.known_hosts()
         async with await open_session(lab, read_only=False) as session:
             assert (await session.apply([EXTRA_LINE])).ok
-            await session.reload()
+            await session.reload(force=True)
             assert mode(session) is None
         version = await wait_for_return(target, hosts, timeout=10, interval=0.1)
         async with await open_session(lab) as session:
