@@ -120,8 +120,21 @@ def load_inventory(path: Path) -> Inventory:
         skipped = problems and isinstance(routers, dict) and routers
         problems += [p for p in exc.problems if not (skipped and "at least one router" in p)]
         raise ConfigError(problems) from None
+    seen: dict[str, str] = {}
+    clashing: set[str] = set()
+    for name in inventory.routers:
+        first = seen.setdefault(name.casefold(), name)
+        if first != name:
+            clashing.add(name)
+            # Reports, logs and transcript files are per name: keep names apart everywhere.
+            problems.append(
+                f"{src.where(('routers', name))}: routers.{shown_key(name)}: the same name "
+                f"as {first} but for case; router names must differ in more than case"
+            )
     for label, names in inventory.duplicate_host_labels().items():
         for name in names[1:]:
+            if name in clashing:
+                continue  # already reported: the names themselves clash
             where = src.where(("routers", name))
             problems.append(
                 f"{where}: routers.{shown_key(name)}: DDNS host label {label!r} is also "

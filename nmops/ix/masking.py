@@ -9,11 +9,11 @@ MASK = "****"
 # Each pattern keeps its first group and replaces the secret that follows it. Unanchored, so a
 # secret is masked wherever it stands: typed at a sub-mode prompt, echoed, or in a config dump.
 _SECRET_PATTERNS = (
-    re.compile(r"(\bpassword (?:plain|secret|hash) )\S+"),  # username, nm account
-    re.compile(r"(\bkey (?:char|hex) )\S+"),  # IKEv2 PSK
-    re.compile(r"(\bauthentication password \S+ )\S+"),  # PPP
-    re.compile(r"(\b(?:secret-password|pre-shared-key) (?:char |hex |plain )?)\S+"),
-    re.compile(r"(\bcommunity )\S+"),  # SNMP
+    re.compile(r"(\bpassword\s+(?:plain|secret|hash)\s+)\S+"),  # username, nm account
+    re.compile(r"(\bkey\s+(?:char|hex)\s+)\S+"),  # IKEv2 PSK
+    re.compile(r"(\bauthentication\s+password\s+\S+\s+)\S+"),  # PPP
+    re.compile(r"(\b(?:secret-password|pre-shared-key)\s+(?:(?:char|hex|plain)\s+)?)\S+"),
+    re.compile(r"(\bcommunity\s+)\S+"),  # SNMP
 )
 
 
@@ -36,5 +36,6 @@ def mask_like(text: str, line: str) -> str:
         if word != masked
     }
     for secret in secrets:
-        text = text.replace(secret, MASK)
+        # Whole words only: a short secret must not mangle the rest of the message.
+        text = re.sub(rf"(?<![\w-]){re.escape(secret)}(?![\w-])", MASK, text)
     return text
