@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -16,7 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from nmops.cli import main
-from nmops.lab.bind import Bind
+from nmops.lab.bind import Bind, free_port
 from nmops.lab.configs import LabRouter
 from tests.conftest import fqdns_of, publish
 
@@ -126,6 +127,42 @@ def test_partial_exit_1(bind: Bind, dead_server: str, make_config: MakeConfig) -
         assert sorted(s["status"] for s in n["servers"]) == ["ok", "timeout"]
 
 
+def dead_ipv6_server() -> str:
+    """``[::1]:PORT`` with nothing listening (where the host has no IPv6, any port: the
+    socket itself fails, which must be as harmless)."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as udp:
+            udp.bind(("::1", 0))
+            port = int(udp.getsockname()[1])
+    except OSError:
+        port = free_port()
+    return f"[::1]:{port}"
+
+
+@pytest.mark.bind
+def test_dead_ipv6_server_beside_a_working_one_is_partial(
+    bind: Bind, make_config: MakeConfig
+) -> None:
+    publish(bind, "cli-partial6", a=["203.0.113.126"], aaaa=["2001:db8:126::1"])
+    dead = dead_ipv6_server()
+    path = make_config([bind.address, dead], ["cli-partial6"], timeout=0.3, retries=1)
+    result = nmops("check", "--config", str(path), "--json")
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output
+    assert result.exit_code == 1, result.output
+    doc = json.loads(result.stdout)
+    assert_schema(doc)
+    assert doc["status"] == "warning"
+    for n in doc["routers"][0]["names"]:
+        assert (n["status"], n["partial"]) == ("ok", True), n
+        by_server = {s["server"]: s for s in n["servers"]}
+        assert set(by_server) == {bind.address, dead}
+        assert by_server[bind.address]["status"] == "ok"
+        # Refused (ICMP port unreachable), a timeout, or no socket at all: never an answer.
+        assert by_server[dead]["status"] in {"timeout", "error"}
+        assert by_server[dead]["addresses"] == []
+
+
 @pytest.mark.bind
 def test_missing_exit_2(bind: Bind, make_config: MakeConfig) -> None:
     publish(bind, "cli-missing", a=["203.0.113.130"], aaaa=[])
@@ -227,6 +264,38 @@ def test_config_error_exit_3(tmp_path: Path, name: str, problem: str) -> None:
     assert "configuration error" in result.stderr
     assert problem in result.stderr
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "problem"),
+    [
+        ("servers", "255.255.255.255", "'255.255.255.255': a DNS server is a unicast address"),
+        ("servers", "0.0.0.0", "'0.0.0.0': a DNS server is a unicast address"),
+        ("servers", "0.0.0.0:5353", "'0.0.0.0:5353': a DNS server is a unicast address"),
+        ("servers", "[::]:53", "'[::]:53': a DNS server is a unicast address"),
+        ("servers", "224.0.0.251", "'224.0.0.251': a DNS server is a unicast address"),
+        ("bootstrap", "255.255.255.255", "'255.255.255.255': a DNS server is a unicast address"),
+    ],
+)
+def test_non_unicast_server_is_a_config_error(
+    tmp_path: Path, key: str, value: str, problem: str
+) -> None:
+    good = Path(__file__).resolve().parent.parent / "data" / "config" / "good"
+    settings = tmp_path / "nmops.yaml"
+    settings.write_text(
+        f"inventory: {good / 'inventory.yaml'}\n"
+        "dns:\n"
+        f"  {key}:\n"
+        '    - "127.0.0.1:53"\n'
+        f'    - "{value}"\n',
+        encoding="utf-8",
+    )
+    result = nmops("check", "--config", str(settings))
+    assert result.exit_code == 3, result.output
+    assert result.stdout == ""
+    assert "Traceback" not in result.output
+    lines = [line.strip() for line in result.stderr.splitlines()]
+    assert lines == ["configuration error", f"nmops.yaml:5: dns.{key}.1: {problem}"]
 
 
 def test_config_error_names_every_problem(tmp_path: Path) -> None:

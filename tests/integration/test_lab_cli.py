@@ -117,7 +117,11 @@ def test_trust_an_unreachable_router_fails(lab: LabThread) -> None:
     lab.fault(KAGAWA, "ssh-down")
     code, output = invoke("trust", KAGAWA, "--config", str(lab.config_path))
     assert code == 1
-    assert "cannot fetch" in output
+    endpoint = lab.lab.endpoints[KAGAWA]
+    (line,) = [line for line in output.splitlines() if "cannot fetch: " in line]
+    assert line.startswith(f"{KAGAWA} [127.0.0.1]:{endpoint.port} -: cannot fetch: "), line
+    reason = line.split("cannot fetch: ", 1)[1].strip()
+    assert reason, f"no reason after 'cannot fetch: ' in {line!r}"
 
 
 # --- nmops lab as a process -------------------------------------------------------------------

@@ -219,3 +219,61 @@ def test_example_config_in_repo_loads() -> None:
     assert [r.name for r in config.routers()] == ["ix2215-tokyo", "ix2215-kagawa"]
     assert config.settings.dns.servers == []
     assert config.inventory.netmeister.password == SecretRef(env="NMOPS_NETMEISTER_PASSWORD")
+
+
+@pytest.mark.parametrize(
+    ("default", "override", "expected"),
+    [
+        ("{env: NMOPS_TEST_PW}", "{file: secrets/r2-password}", "file"),
+        ("{file: secrets/shared-password}", "{env: NMOPS_TEST_R2_PW}", "env"),
+    ],
+)
+def test_router_secret_reference_replaces_the_default_whole(
+    tmp_path: Path, default: str, override: str, expected: str
+) -> None:
+    """A router's ``{file: ...}`` replaces the default ``{env: ...}`` (and the other way
+    round): merged key by key, the two would make ``{env, file}``, which is refused."""
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text(
+        "netmeister: {group: fetburner}\n"
+        "defaults:\n"
+        f"  login: {{username: nmops, password: {default}}}\n"
+        "  management: [{host: 192.0.2.1}]\n"
+        "routers:\n"
+        "  r1: {ddns: {ipv4: GigaEthernet0.1}}\n"
+        "  r2:\n"
+        "    ddns: {ipv4: GigaEthernet0.1}\n"
+        f"    login: {{password: {override}}}\n",
+        encoding="utf-8",
+    )
+    inventory = load_inventory(inv)
+    r1, r2 = inventory.routers["r1"], inventory.routers["r2"]
+    assert r1.login is not None and r2.login is not None
+    assert r2.login.username == "nmops"  # the rest of login is still inherited
+    if expected == "file":
+        assert r1.login.password == SecretRef(env="NMOPS_TEST_PW")
+        assert r2.login.password == SecretRef(file=tmp_path / "secrets" / "r2-password")
+        (tmp_path / "secrets").mkdir()
+        (tmp_path / "secrets" / "r2-password").write_text("from-the-file\n", encoding="utf-8")
+        assert r2.login.password.reveal() == "from-the-file"
+    else:
+        assert r1.login.password == SecretRef(file=tmp_path / "secrets" / "shared-password")
+        assert r2.login.password == SecretRef(env="NMOPS_TEST_R2_PW")
+
+
+def test_router_names_that_differ_only_in_case_are_refused(tmp_path: Path) -> None:
+    """R4 and r4 are one name to a person, to ``--router`` habits and to a case-insensitive
+    file system (``ssh.log_dir/R4.log``): refused even when their DDNS labels differ."""
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text(
+        "netmeister: {group: fetburner}\n"
+        "routers:\n"
+        "  R4: {ddns_hostname: r4-old, ddns: {ipv4: GigaEthernet0.1}}\n"
+        "  r4: {ddns: {ipv4: GigaEthernet0.1}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_inventory(inv)
+    (problem,) = info.value.problems
+    assert problem.startswith("inventory.yaml:4: routers.r4: "), problem
+    assert "R4" in problem
