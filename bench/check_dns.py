@@ -25,6 +25,7 @@ from pathlib import Path
 
 import dns.message
 import dns.query
+from targets import finish
 
 from nmops import aio
 from nmops.check import check_dns
@@ -163,10 +164,7 @@ def main() -> int:
             )
             if big_s >= 10 or big_rss >= 300 or big_rc != 0:
                 failures.append(f"{args.big} routers: {big_s:.2f} s, {big_rss:.0f} MB, rc {big_rc}")
-    for failure in failures:
-        print(f"MISSED: {failure}")
-    print("all targets met" if not failures else f"{len(failures)} target(s) missed")
-    return 1 if failures else 0
+    return finish(failures)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,8 @@ import threading
 import time
 from pathlib import Path
 
+from targets import finish
+
 from nmops import aio
 from nmops.config.load import Config, load_config
 from nmops.ix.facts import collect_all, collect_facts, known_hosts
@@ -243,10 +245,7 @@ def main() -> int:
     if judged.speedup < 8:
         failures.append(f"speedup is only {judged.speedup:.2f}x with replies delayed")
     print(f"targets: all {judged.total} in < 20 s (both runs), speedup >= 8x (judged run)")
-    for failure in failures:
-        print(f"MISSED: {failure}")
-    print("all targets met" if not failures else f"{len(failures)} target(s) missed")
-    return 1 if failures else 0
+    return finish(failures)
 
 
 if __name__ == "__main__":
