@@ -22,7 +22,7 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+from nmops.dns.addresses import IPAddress
 
 A = 1
 AAAA = 28

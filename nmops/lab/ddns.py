@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import struct
 from collections.abc import Iterable
@@ -25,9 +24,10 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
+from nmops.dns.addresses import IPAddress
+
 log = logging.getLogger(__name__)
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _RDTYPES = {"A": dns.rdatatype.A, "AAAA": dns.rdatatype.AAAA}
 
 

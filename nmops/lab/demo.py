@@ -8,6 +8,7 @@ from pathlib import Path
 
 from nmops.check import CheckReport, run_check
 from nmops.config.load import load_config
+from nmops.dns.classify import NameResult
 from nmops.lab.runner import start_lab
 from nmops.status import ExitCode, Status
 
@@ -29,27 +30,29 @@ class DemoResult:
     problems: tuple[str, ...]
 
 
-def _status(report: CheckReport, router: str, family: str) -> Status | None:
+def _name(report: CheckReport, router: str, family: str) -> NameResult | None:
     for r in report.routers:
         for n in r.names:
             if r.name == router and n.family == family:
-                return n.status
+                return n
     return None
 
 
-def _addresses(report: CheckReport, router: str, family: str) -> str:
-    for r in report.routers:
-        if r.name == router and r.facts is not None:
-            return ", ".join(map(str, r.facts.addresses.get(family, ()))) or "none"
-    return "unknown"
+def _status(report: CheckReport, router: str, family: str) -> Status | None:
+    name = _name(report, router, family)
+    return name.status if name is not None else None
 
 
 def _dns(report: CheckReport, router: str, family: str) -> str:
-    for r in report.routers:
-        for n in r.names:
-            if r.name == router and n.family == family:
-                return ", ".join(map(str, n.addresses)) or "nothing"
-    return "nothing"
+    name = _name(report, router, family)
+    return ", ".join(map(str, name.addresses)) if name and name.addresses else "nothing"
+
+
+def _addresses(report: CheckReport, router: str, family: str) -> str:
+    facts = next((r.facts for r in report.routers if r.name == router), None)
+    if facts is None:
+        return "unknown"
+    return ", ".join(map(str, facts.addresses.get(family, ()))) or "none"
 
 
 async def run_demo(workdir: Path | None = None) -> DemoResult:

@@ -8,14 +8,13 @@ answers there. A healthy router re-resolves when the SA's peer goes away (DPD); 
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from nmops.dns.addresses import IPAddress
 from nmops.lab.ixsim.config import RunningConfig
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IKE_PORT = 500
 _PEER_RE = re.compile(r"^ikev2 peer-fqdn-ipv(?P<family>[46]) (?P<fqdn>\S+)")
 

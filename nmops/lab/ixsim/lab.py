@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from nmops.dns.addresses import IPAddress
 from nmops.errors import NmopsError
 from nmops.lab.ddns import DdnsRegistry
 from nmops.lab.ixsim.router import FAULT_KINDS, SimRouter, State, Timings
@@ -17,8 +17,6 @@ from nmops.lab.ixsim.server import RouterServer, load_host_key
 from nmops.lab.ixsim.wan import WanAllocator
 
 log = logging.getLogger(__name__)
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class LabError(NmopsError):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import ipaddress
 import logging
 import time
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
+from nmops.dns.addresses import IPAddress
 from nmops.lab.ddns import DdnsRegistry
 from nmops.lab.ixsim import ike, texts
 from nmops.lab.ixsim.config import Applied, Outcome, RunningConfig
@@ -24,7 +24,6 @@ from nmops.lab.ixsim.wan import WanAddresses, WanAllocator
 
 log = logging.getLogger(__name__)
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 JST = timezone(timedelta(hours=9), "JST")
 
 FAULT_KINDS = (
