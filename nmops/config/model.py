@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from nmops.config.secrets import SecretRef
+from nmops.dns.addresses import Server
 from nmops.names import (
     check_domain,
     check_interface,
@@ -56,33 +57,16 @@ Secret = Annotated[SecretRef, BeforeValidator(_secret)]
 
 
 def _server(value: str) -> str:
-    """``IP`` or ``IP:PORT`` (``[IPv6]:PORT``) -> canonical ``IP:PORT`` text."""
-    host, port = value, "53"
-    if value.startswith("["):
-        host, _, rest = value[1:].partition("]")
-        if rest:
-            if not rest.startswith(":"):
-                raise ValueError(f"{value!r} is not IP or IP:PORT")
-            port = rest[1:]
-    elif value.count(":") == 1:
-        host, port = value.split(":")
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        raise ValueError(f"{value!r} is not IP or IP:PORT (an address, not a name)") from None
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"{value!r}: port must be 1-65535")
-    if ip.is_unspecified or ip.is_multicast or str(ip) == "255.255.255.255":
-        raise ValueError(f"{value!r}: a DNS server is a unicast address")
-    return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
+    """Canonical ``IP:PORT`` text; the one parser is ``Server.parse``."""
+    return str(Server.parse(value))
 
 
-Server = Annotated[str, AfterValidator(_server)]
+ServerText = Annotated[str, AfterValidator(_server)]
 
 
 class DnsSettings(_Strict):
-    servers: list[Server] = Field(default_factory=list)
-    bootstrap: list[Server] = Field(default_factory=list)
+    servers: list[ServerText] = Field(default_factory=list)
+    bootstrap: list[ServerText] = Field(default_factory=list)
     port: int = Field(53, ge=1, le=65535)  # port of servers found by discovery
     timeout: float = Field(2.0, gt=0, le=60)
     retries: int = Field(2, ge=0, le=10)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -37,3 +38,37 @@ def bogus_reason(addr: IPAddress, *, allow_documentation: bool = False) -> str |
     if addr.is_reserved or not addr.is_global:
         return "reserved"
     return None
+
+
+@dataclass(frozen=True)
+class Server:
+    """A DNS server to ask: an address and a port."""
+
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, value: str, default_port: int = 53) -> Server:
+        """``IP``, ``IP:PORT``, ``[IPv6]:PORT`` or a bare IPv6 address; raises ValueError with
+        a message fit for a config error."""
+        host, port = value, str(default_port)
+        if value.startswith("["):
+            host, _, rest = value[1:].partition("]")
+            if rest:
+                if not rest.startswith(":"):
+                    raise ValueError(f"{value!r} is not IP or IP:PORT")
+                port = rest[1:]
+        elif value.count(":") == 1:
+            host, port = value.split(":")
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError(f"{value!r} is not IP or IP:PORT (an address, not a name)") from None
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{value!r}: port must be 1-65535")
+        if ip.is_unspecified or ip.is_multicast or str(ip) == "255.255.255.255":
+            raise ValueError(f"{value!r}: a DNS server is a unicast address")
+        return cls(str(ip), int(port))
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"

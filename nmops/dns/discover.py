@@ -11,7 +11,7 @@ import dns.nameserver
 import dns.rdatatype
 import dns.resolver
 
-from nmops.dns.engine import Server
+from nmops.dns.addresses import Server
 from nmops.errors import DnsError
 
 log = logging.getLogger(__name__)

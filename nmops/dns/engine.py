@@ -21,24 +21,10 @@ import dns.exception
 import dns.message
 import tenacity
 
+from nmops.dns.addresses import Server
 from nmops.dns.wire import Reply, WireError, parse_reply, query_wire, reply_from_message, reply_id
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Server:
-    host: str
-    port: int
-
-    @classmethod
-    def parse(cls, text: str) -> Server:
-        """Canonical ``IP:PORT`` or ``[IPv6]:PORT`` text, as the config validator writes it."""
-        host, _, port = text.rpartition(":")
-        return cls(host.strip("[]"), int(port))
-
-    def __str__(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
 @dataclass(frozen=True)

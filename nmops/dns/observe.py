@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 from nmops.config.load import Config
 from nmops.config.model import Family, Router
+from nmops.dns.addresses import Server
 from nmops.dns.discover import make_resolver, zone_servers
-from nmops.dns.engine import Limits, Outcome, Question, Server, ServerClient
+from nmops.dns.engine import Limits, Outcome, Question, ServerClient
 from nmops.dns.wire import AAAA, A, question_wire
 from nmops.errors import DnsError
 

@@ -17,8 +17,9 @@ import pytest
 
 from nmops.check import CheckReport, check_dns
 from nmops.config.load import load_config
+from nmops.dns.addresses import Server
 from nmops.dns.classify import NameResult
-from nmops.dns.engine import Limits, Question, Server, ServerClient
+from nmops.dns.engine import Limits, Question, ServerClient
 from nmops.dns.wire import AAAA, A, question_wire
 from nmops.lab.bind import Bind
 from nmops.lab.configs import LabRouter
