@@ -20,7 +20,6 @@ from nmops.diagnose import (
 )
 from nmops.dns.classify import NameResult, aggregate, classify_server
 from nmops.dns.observe import names_to_check, query_all
-from nmops.ix.facts import collect_all
 from nmops.ix.observed import RouterFacts
 from nmops.status import ExitCode, Status, severity, worst
 
@@ -67,9 +66,17 @@ async def run_check(
     dns_cfg = config.settings.dns
     names = names_to_check(config, routers)
     asked = [r for r in routers if ask_routers and r.management]
-    (servers_for, outcomes, queries), facts = await asyncio.gather(
-        query_all(config, names), collect_all(config, asked)
-    )
+    facts: dict[str, RouterFacts] = {}
+    if asked:
+        # Imported here: SSH (asyncssh, cryptography) costs ~0.15 s of start-up, which a
+        # DNS-only check or a cron run against routers without management paths need not pay.
+        from nmops.ix.facts import collect_all
+
+        (servers_for, outcomes, queries), facts = await asyncio.gather(
+            query_all(config, names), collect_all(config, asked)
+        )
+    else:
+        servers_for, outcomes, queries = await query_all(config, names)
     by_name = {r.name: r for r in routers}
     by_router: dict[str, list[NameResult]] = defaultdict(list)
     for n in names:
