@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import traceback
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 from nmops import __version__, aio
 from nmops.check import CheckReport, run_check
 from nmops.config.load import config_path, load_config
 from nmops.errors import ConfigError, NmopsError
 from nmops.report.check_json import check_document
-from nmops.report.check_text import check_table, router_table, summary_line
+from nmops.report.check_text import check_table, plain, router_table, summary_line
 from nmops.status import ExitCode
 
 
@@ -28,16 +31,70 @@ def _console(stderr: bool = False) -> Console:
 
 def _fail(exc: NmopsError) -> None:
     err = _console(stderr=True)
+    # The messages carry router, DNS and config text: Text, never markup. One problem, one
+    # line (soft_wrap: the terminal may wrap it, rich does not split it).
     if isinstance(exc, ConfigError):
-        err.print("[bold red]configuration error[/]", markup=True)
+        err.print(Text("configuration error", style="bold red"))
         for problem in exc.problems:
-            err.print(f"  {problem}", markup=False)
+            err.print(plain(f"  {problem}"), soft_wrap=True)
     else:
-        err.print(f"[bold red]error:[/] {exc}", markup=True)
+        err.print(Text.assemble(("error:", "bold red"), " ", plain(exc)), soft_wrap=True)
     sys.exit(ExitCode.UNKNOWN)
 
 
-@click.group()
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return plain(text[:300]).plain
+
+
+class _Nmops(click.Group):
+    """The top-level group: whatever goes wrong, an exit code a monitoring system reads.
+
+    An exception nmops did not foresee is UNKNOWN (3) with one line on stderr (the traceback
+    with -vv), never Python's 1, which a monitoring system reads as WARNING. Ctrl-C is 130,
+    as a shell reports it. Click's own errors (bad option, unknown command) are UNKNOWN as
+    well, not click's 2: the monitoring plugin guidelines make invalid arguments UNKNOWN, and
+    2 is CRITICAL, which would page someone over a typo as if a DDNS name had gone.
+    """
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.ClickException as exc:  # the group's own options
+            exc.show()
+            sys.exit(ExitCode.UNKNOWN)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:  # a command's options, an unknown command
+            exc.show()
+            sys.exit(ExitCode.UNKNOWN)
+        except (click.exceptions.Exit, click.Abort, BrokenPipeError):
+            raise  # click's to handle: --help/--version, and a reader that went away
+        except KeyboardInterrupt:
+            click.echo("nmops: interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:
+            if ctx.params.get("verbose", 0) >= 2:
+                traceback.print_exc(file=sys.stderr)
+                click.echo(f"nmops: internal error: {_one_line(exc)}", err=True)
+            else:
+                click.echo(
+                    f"nmops: internal error: {_one_line(exc)}; run with -vv for the traceback",
+                    err=True,
+                )
+            sys.exit(ExitCode.UNKNOWN)
+
+
+@click.group(cls=_Nmops)
 @click.version_option(__version__, prog_name="nmops")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 def main(verbose: int) -> None:
@@ -100,7 +157,7 @@ def demo() -> None:
     out = _console()
     result = aio.run(run_demo())
     for step in result.steps:
-        out.rule(step.title)
+        out.rule(plain(step.title))
         out.print(check_table(step.report))
         routers = router_table(step.report)
         if routers is not None:
@@ -112,7 +169,7 @@ def demo() -> None:
         out.print("[green]The demo ran as intended.[/]")
         sys.exit(0)
     for problem in result.problems:
-        out.print(f"[red]demo problem:[/] {problem}")
+        out.print(Text.assemble(("demo problem:", "red"), " ", plain(problem)))
     sys.exit(1)
 
 
@@ -134,7 +191,7 @@ def trust(router: str, config_opt: str | None, replace: bool) -> None:
         return
     failed = False
     for r in results:
-        out.print(f"{router} {r.path} {r.fingerprint or '-'}: {r.outcome}", markup=False)
+        out.print(plain(f"{router} {r.path} {r.fingerprint or '-'}: {r.outcome}"))
         failed |= r.outcome not in ("pinned", "already pinned", "replaced")
     sys.exit(ExitCode.WARNING if failed else ExitCode.OK)
 
@@ -165,9 +222,19 @@ _LAB_DIR = click.option(
     metavar="SECONDS",
     help="Delay before every router reply: a real IX's CLI plus a WAN round trip.",
 )
-def lab_up(directory: Path, extra: int, fast: bool, latency: float) -> None:
+@click.option(
+    "--router-config",
+    "router_configs",
+    multiple=True,
+    metavar="NAME=FILE",
+    help="Add a router whose config is FILE (`show running-config` or `show config` output); "
+    "a seed router of the same NAME is replaced. Repeatable.",
+)
+def lab_up(
+    directory: Path, extra: int, fast: bool, latency: float, router_configs: tuple[str, ...]
+) -> None:
     """Start the lab in the foreground; Ctrl-C (or `nmops lab down`) stops it."""
-    from nmops.lab.runner import run_lab_forever
+    from nmops.lab.runner import Twin, run_lab_forever
 
     out = _console()
 
@@ -177,9 +244,15 @@ def lab_up(directory: Path, extra: int, fast: bool, latency: float) -> None:
         sys.stdout.flush()
 
     try:
+        twins = [Twin.parse(value) for value in router_configs]
         aio.run(
             run_lab_forever(
-                directory, extra_routers=extra, fast=fast, latency=latency, on_ready=ready
+                directory,
+                extra_routers=extra,
+                fast=fast,
+                latency=latency,
+                twins=twins,
+                on_ready=ready,
             )
         )
     except NmopsError as exc:

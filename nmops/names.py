@@ -7,11 +7,27 @@ import re
 # fullmatch and ASCII only: `$` would let a trailing newline through, \d would admit other
 # scripts' digits.
 _LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", re.IGNORECASE | re.ASCII)
-# IX interface kinds seen in configs and manuals; a number, then optional .sub or /slot parts.
+# IX interface names, the one pattern for the config, the dialect and the lab: a kind, a port
+# number, optional `/slot` and `:port-VLAN` parts, an optional `.sub-interface`. Seen in real
+# configs [C]: GigaEthernet0.1, FastEthernet1/0:2.0, GigaEthernet2:1.0, BRI0.0,
+# USB-Serial0.0, BVI1, Loopback0.0, Null0.0, Tunnel1.0.
+INTERFACE_KINDS = (
+    "GigaEthernet",
+    "FastEthernet",
+    "TenGigaEthernet",
+    "Tunnel",
+    "Loopback",
+    "BVI",
+    "Dialer",
+    "Null",
+    "BRI",
+    "Serial",
+    "USB-Ethernet",
+    "USB-Serial",
+)
+_KINDS_RE = "|".join(map(re.escape, INTERFACE_KINDS))
 _IX_INTERFACE = re.compile(
-    r"(GigaEthernet|FastEthernet|TenGigaEthernet|Tunnel|Loopback|BVI|Dialer|Null|USB-Ethernet)"
-    r"\d+(?:[./]\d+){0,2}",
-    re.ASCII,
+    rf"(?:{_KINDS_RE})\d{{1,4}}(?:[/:]\d{{1,4}}){{0,3}}(?:\.\d{{1,5}})?", re.ASCII
 )
 
 

@@ -25,6 +25,7 @@ class Status(StrEnum):
     UNREACHABLE = "unreachable"  # router CLI not reachable on any management path
     UNSAVED = "unsaved"  # running config differs from startup (a reboot would revert it)
     LOCKED = "locked"  # reachable, but another session holds config mode (where `show` works)
+    DDNS_CONFIG = "ddns-config"  # the `nm` lines disagree with the inventory or the address
 
     @property
     def is_server_failure(self) -> bool:
@@ -68,6 +69,7 @@ _SEVERITY = {
     Status.UNREACHABLE: ExitCode.WARNING,
     Status.UNSAVED: ExitCode.WARNING,
     Status.LOCKED: ExitCode.WARNING,
+    Status.DDNS_CONFIG: ExitCode.WARNING,
 }
 
 

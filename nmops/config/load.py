@@ -9,9 +9,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from nmops.config.model import Inventory, Router, Settings
-from nmops.config.yamlsrc import Located, load_located, shown_key
-from nmops.errors import ConfigError
+from nmops.config.model import MAX_FQDN, Inventory, Router, Settings
+from nmops.config.secrets import SecretRef
+from nmops.config.yamlsrc import Located, Path_, dotted, load_located, shown_key
+from nmops.errors import ConfigError, SecretError
 
 DEFAULT_CONFIG = Path("config/nmops.yaml")
 M = TypeVar("M", bound=BaseModel)
@@ -21,6 +22,26 @@ _MESSAGES = {
     "extra_forbidden": "unknown key",
     "missing": "required key is missing",
 }
+# The only keys whose offending value is shown back ("(got ...)", or a validator's own quote):
+# names, addresses, numbers, switches. Anything else (login, a secret, a key nmops does not
+# know, a string where a mapping belongs) may hold a password typed in the wrong place.
+# ``*`` is any router, ``#`` any list index; a defaults key counts as the router key.
+_ECHOED = frozenset(
+    {
+        "inventory",
+        *(f"dns.{k}" for k in ("servers.#", "bootstrap.#", "port", "timeout", "retries")),
+        *(f"dns.{k}" for k in ("concurrency", "rate", "edns_payload", "allow_documentation")),
+        *(f"ssh.{k}" for k in ("known_hosts", "connect_timeout", "command_timeout")),
+        *(f"ssh.{k}" for k in ("concurrency", "takeover", "log_dir")),
+        "netmeister.group",
+        "netmeister.zone",
+        *(f"routers.*.{k}" for k in ("name", "site", "ddns_hostname", "ddns.ipv4", "ddns.ipv6")),
+        *(f"routers.*.{k}" for k in ("lan.interface", "lan.address")),
+        *(f"routers.*.{k}" for k in ("expect.ipv4.#", "expect.ipv6.#")),
+        *(f"routers.*.management.#.{k}" for k in ("host", "port")),
+    }
+)
+_HIDDEN = "(not shown)"
 
 
 @dataclass(frozen=True)
@@ -140,9 +161,59 @@ def load_inventory(path: Path) -> Inventory:
                 f"{where}: routers.{shown_key(name)}: DDNS host label {label!r} is also "
                 f"{names[0]}'s: two routers cannot share DNS names (set ddns_hostname)"
             )
+    problems += _fqdn_problems(inventory, src)
+    problems += _secret_problems(inventory, src)
     if problems:
         raise ConfigError(problems)
     return inventory
+
+
+def _fqdn_problems(inventory: Inventory, src: Located) -> list[str]:
+    """Names DNS cannot carry, located where the host label comes from."""
+    problems = []
+    for name, (family, length) in inventory.overlong_fqdns().items():
+        router = inventory.routers[name]
+        path = _source(("routers", name, "ddns_hostname"), src)
+        if router.ddns_hostname is None or path not in src.lines:
+            path = ("routers", name)
+        problems.append(
+            f"{src.where(path)}: {dotted(path)}: the {family} FQDN would be {length} "
+            f"characters (max {MAX_FQDN}): shorten the host label, group or zone"
+        )
+    return list(dict.fromkeys(problems))
+
+
+def _secret_problems(inventory: Inventory, src: Located) -> list[str]:
+    """Every login the run may use, checked now without reading it.
+
+    At load time rather than when first used: a missing password file found only at login
+    looks like an ``unreachable`` router (a WARNING, and the wrong lead); as a config error it
+    is UNKNOWN and names the key. It applies to every command that loads the config, also
+    ``check --no-router`` (the same file feeds the full check, whose next run would fail) and
+    ``trust`` (which logs in to nothing, but a router it pins is one nmops will log in to).
+    Routers without ``management`` are never logged in to: their login is not checked. The
+    NetMeister password is written into a router config only by the commands that render
+    one; they check it when they need it, so a check does not depend on it.
+    """
+    wanted: list[tuple[Path_, SecretRef]] = []
+    for name, router in inventory.routers.items():
+        if router.login is not None and router.management:
+            wanted.append((("routers", name, "login", "password"), router.login.password))
+    failures: dict[SecretRef, str | None] = {}
+    problems = []
+    for loc, ref in wanted:
+        if ref not in failures:
+            try:
+                ref.check()
+                failures[ref] = None
+            except SecretError as exc:
+                failures[ref] = str(exc)
+        failure = failures[ref]
+        if failure is not None:
+            path = _source(loc, src)
+            problems.append(f"{src.where(path)}: {dotted(path)}: {failure}")
+    # An inherited secret: once, at the defaults line, however many routers use it.
+    return list(dict.fromkeys(problems))
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -167,37 +238,46 @@ def _validate(model: type[M], data: Any, src: Located, base_dir: Path) -> M:
         raise ConfigError(list(dict.fromkeys(problems))) from None
 
 
-def _describe(err: Any, src: Located) -> str:
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-    # A router key inherited from defaults is reported where defaults set it.
-    path = loc
+def _source(loc: Path_, src: Located) -> Path_:
+    """Where a router key comes from: the router, or the defaults it inherits the key from
+    (then reported once, as the defaults key, not once per router that inherits it)."""
     if (
         len(loc) >= 3
         and loc[0] == "routers"
         and loc not in src.lines
         and ("defaults", *loc[2:]) in src.lines
     ):
-        # Reported once, as the defaults key, not once per router that inherits it.
-        path = loc = ("defaults", *loc[2:])
+        return ("defaults", *loc[2:])
+    return loc
+
+
+def _describe(err: Any, src: Located) -> str:
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    path = loc = _source(loc, src)
     if loc[-1:] == ("name",) and len(loc) == 3:
         path = loc[:2]
     message = _MESSAGES.get(err["type"], err["msg"])
     message = message.removeprefix("Value error, ")
-    if (
-        err["type"] not in _MESSAGES
-        and "input" in err
-        and _is_scalar(err["input"])
-        and repr(err["input"]) not in message
-        and not _secretish(loc)
-    ):
-        message = f"{message} (got {err['input']!r})"
-    key = ".".join(shown_key(p) for p in loc) or "(top)"
-    return f"{src.where(path)}: {key}: {message}"
+    value = err.get("input")
+    if err["type"] not in _MESSAGES and _is_scalar(value):
+        shown = repr(value)
+        if not _echoed(loc):
+            # A validator may quote the value itself ("value 'x y' contains whitespace").
+            message = message.replace(shown, _HIDDEN) if isinstance(value, str) else message
+        elif shown not in message:
+            message = f"{message} (got {shown})"
+    return f"{src.where(path)}: {dotted(loc)}: {message}"
+
+
+def _echoed(loc: Path_) -> bool:
+    """May the value at ``loc`` be printed back? Only for the keys in ``_ECHOED``."""
+    parts = ["#" if isinstance(p, int) else str(p) for p in loc]
+    if parts[:1] == ["defaults"]:
+        parts = ["routers", "*", *parts[1:]]
+    elif parts[:1] == ["routers"] and len(parts) > 1:
+        parts[1] = "*"
+    return ".".join(parts) in _ECHOED
 
 
 def _is_scalar(value: Any) -> bool:
     return isinstance(value, str | int | float | bool) or value is None
-
-
-def _secretish(loc: tuple[Any, ...]) -> bool:
-    return any(str(p) in {"password", "psk", "secret"} for p in loc)

@@ -33,6 +33,8 @@ Domain = Annotated[str, AfterValidator(check_domain)]
 Interface = Annotated[str, AfterValidator(check_interface)]
 Text = Annotated[str, AfterValidator(check_printable)]
 Family = Literal["ipv4", "ipv6"]
+# A name is at most 255 octets on the wire: 253 characters as text, without the final dot.
+MAX_FQDN = 253
 
 
 class _Strict(BaseModel):
@@ -137,7 +139,9 @@ class Router(_Strict):
     name: RouterName
     site: Text | None = None
     ddns_hostname: Label | None = None
-    ddns: Ddns
+    # No `ddns`: a router with a fixed address (a hub). It has no names of its own; its facts,
+    # saved state and IKE peers are still checked.
+    ddns: Ddns | None = None
     lan: Lan | None = None
     expect: Expect | None = None
     management: list[ManagementPath] = Field(default_factory=list)
@@ -153,6 +157,14 @@ class Router(_Strict):
     def host_label(self) -> str:
         """The DDNS host label (`nm ddns hostname`, else the router's name), lower case."""
         return (self.ddns_hostname or self.name).lower()
+
+    def families(self) -> list[Family]:
+        """The families this router has DDNS names for."""
+        return self.ddns.families() if self.ddns is not None else []
+
+    def notify_interface(self, family: Family) -> str | None:
+        """The inventory's `nm ddns notify` interface for ``family``."""
+        return self.ddns.interface(family) if self.ddns is not None else None
 
     def expected(self, family: Family) -> frozenset[ipaddress.IPv4Address | ipaddress.IPv6Address]:
         """The addresses ``expect`` fixes for ``family``; empty when it fixes none."""
@@ -183,6 +195,22 @@ class Inventory(_Strict):
         if isinstance(value, dict) and not value:
             raise ValueError("list at least one router")
         return value
+
+    def overlong_fqdns(self) -> dict[str, tuple[Family, int]]:
+        """Routers with a DDNS name longer than DNS allows: (that family, the name's length).
+        Each label is checked on its own; only here are they put together."""
+        out: dict[str, tuple[Family, int]] = {}
+        for name, router in self.routers.items():
+            lengths = [
+                (len(self.netmeister.fqdn(router.host_label, family)), family)
+                for family in router.families()
+            ]
+            if not lengths:
+                continue  # no DDNS names (a router with a fixed address)
+            length, family = max(lengths)
+            if length > MAX_FQDN:
+                out[name] = (family, length)
+        return out
 
     def duplicate_host_labels(self) -> dict[str, list[str]]:
         """DDNS host labels claimed by more than one router (they would share DNS names)."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +29,30 @@ class SecretRef:
         return f"SecretRef({self.describe()})"
 
     __str__ = __repr__
+
+    def check(self) -> None:
+        """Fail now, as ``reveal`` would later, without reading the value: the variable is
+        looked at, the file only opened (non-blocking, so a FIFO cannot hang the check)."""
+        where = f"secret {self.describe()}"
+        if self.env is not None:
+            if self.env not in os.environ:
+                raise SecretError(f"{where}: environment variable is not set")
+            if not os.environ[self.env]:
+                raise SecretError(f"{where}: environment variable is empty")
+            return
+        assert self.file is not None
+        try:
+            fd = os.open(self.file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        except OSError as exc:
+            raise SecretError(f"{where}: cannot read: {exc.strerror or exc}") from None
+        try:
+            info = os.fstat(fd)
+        finally:
+            os.close(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise SecretError(f"{where}: cannot read: {os.strerror(errno.EISDIR)}")
+        if stat.S_ISREG(info.st_mode) and info.st_size == 0:
+            raise SecretError(f"{where}: the file is empty")
 
     def reveal(self) -> str:
         """Read the secret now. Errors name the reference, never a value."""

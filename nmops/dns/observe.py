@@ -32,7 +32,7 @@ def names_to_check(config: Config, routers: list[Router]) -> list[DnsName]:
     payload = config.settings.dns.edns_payload
     out: list[DnsName] = []
     for router in routers:
-        for family in router.ddns.families():
+        for family in router.families():
             fqdn = nm.fqdn(router.host_label, family)
             rdtype, code = _RDTYPE[family]
             question = Question(fqdn, code, question_wire(fqdn, code, payload))

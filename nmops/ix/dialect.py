@@ -10,9 +10,12 @@ import enum
 import re
 import string
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 
 from nmops.errors import RouterError
+from nmops.ix import formats
+from nmops.names import is_interface
 
 
 class UnsafeArgument(RouterError):
@@ -30,16 +33,10 @@ class Mode(enum.Enum):
 
 # --- prompts ---------------------------------------------------------------------------------
 
-# Other tools' prompt regexes, kept so the tests show ours accepts what theirs accepts.
-OXIDIZED_PROMPT_RE = re.compile(r"^(\([\w.-]*\)\s[#$]|^\S+[$#]\s?)$")
-STRICT_PROMPT_RE = re.compile(r"^[A-Za-z0-9._-]+(\([^)]*\))?[#%] ?$")
-
 _HOST = r"[A-Za-z0-9._-]+"
 PROMPT_RE = re.compile(rf"^(?P<host>{_HOST})(?:\((?P<inner>[^)]*)\))?(?P<term>[#%]) ?$")
 # A prompt followed by the echo of what was typed at it.
 ECHO_RE = re.compile(rf"^{_HOST}(?:\([^)]*\))?[#%] \S.*$")
-# The driver waits for this at the end of its buffer.
-PROMPT_SEARCH_RE = re.compile(rf"(?m)^{_HOST}(?:\([^)]*\))?[#%] ?\Z")
 
 
 def classify_prompt(line: str) -> tuple[Mode, str, str | None] | None:
@@ -62,18 +59,28 @@ def classify_prompt(line: str) -> tuple[Mode, str, str | None] | None:
 
 # --- commands --------------------------------------------------------------------------------
 
-COMMANDS: Mapping[str, str] = MappingProxyType(
+
+@dataclass(frozen=True)
+class ReadCommand:
+    """A command that cannot change the router: reading, and the mode and terminal commands
+    reading needs. Build it with :func:`read_command`; a read-only session sends nothing else
+    (and checks again, on the text, that it is one of these)."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+# What a read-only session may send, exactly. `svintr-config` is not here: it throws another
+# administrator out of config mode, which is a change session's decision.
+READ_COMMANDS: Mapping[str, str] = MappingProxyType(
     {
         "enter_config": "enable-config",
-        "takeover_config": "svintr-config",  # kicks another admin out of config: only on request
         "top_config": "configure",
         "exit": "exit",
-        "terminal_length": "terminal length 0",  # config mode only
+        "terminal_length": "terminal length 0",  # config mode only [code]
         "terminal_width": "terminal width 512",
-        "write_memory": "write memory",
-        "reload": "reload",
-        "reload_confirm": "yes",
-        "reload_decline": "no",
         "show_running": "show running-config",
         "show_startup": "show config",  # IX2000/IX3000
         "show_startup_ixr": "show startup-config",  # IX-R/IX-V
@@ -83,10 +90,71 @@ COMMANDS: Mapping[str, str] = MappingProxyType(
         "show_nm": "show nm information",  # IX2000/IX3000
         "show_nm_ixr": "show nm status",  # IX-R/IX-V
         "show_ikev2_sa": "show ikev2 sa",
-        "config_line": "{line}",
-        "negate": "no {line}",
     }
 )
+
+# What only a change session sends (besides config lines, which are validated one by one).
+CHANGE_COMMANDS: Mapping[str, str] = MappingProxyType(
+    {
+        "takeover_config": "svintr-config",  # kicks another admin out of config: on request
+        "write_memory": "write memory",
+        "reload": "reload",
+        "reload_confirm": "yes",
+        "reload_decline": "no",
+    }
+)
+
+
+def _argument_validators() -> Mapping[str, Callable[[str], str]]:
+    return MappingProxyType({"ifname": validate_interface_name})
+
+
+def _template_fields(template: str) -> set[str]:
+    return {field for _, field, _, _ in string.Formatter().parse(template) if field}
+
+
+def read_command(name: str, **args: str) -> ReadCommand:
+    """The read command ``name`` formatted from validated arguments."""
+    try:
+        template = READ_COMMANDS[name]
+    except KeyError:
+        raise ValueError(f"unknown IX read command {name!r}") from None
+    fields = _template_fields(template)
+    if set(args) != fields:
+        raise ValueError(f"command {name!r} takes {sorted(fields)}, got {sorted(args)}")
+    validators = _argument_validators()
+    text = template.format(**{key: validators[key](value) for key, value in args.items()})
+    return ReadCommand(validate_config_line(text))
+
+
+def _read_patterns() -> tuple[re.Pattern[str], ...]:
+    patterns = []
+    for template in READ_COMMANDS.values():
+        regex = re.escape(template)
+        for name in _template_fields(template):
+            regex = regex.replace(re.escape("{" + name + "}"), f"(?P<{name}>\\S+)")
+        patterns.append(re.compile(regex))
+    return tuple(patterns)
+
+
+_READ_PATTERNS = _read_patterns()
+
+
+def is_read_command(text: str) -> bool:
+    """True only for the exact text :func:`read_command` can build (arguments valid)."""
+    validators = _argument_validators()
+    for pattern in _READ_PATTERNS:
+        match = pattern.fullmatch(text)
+        if match is None:
+            continue
+        try:
+            for name, value in match.groupdict().items():
+                validators[name](value)
+            validate_config_line(text)
+        except UnsafeArgument:
+            return False
+        return True
+    return False
 
 
 def is_ixr_family(model: str) -> bool:
@@ -94,15 +162,15 @@ def is_ixr_family(model: str) -> bool:
     return model.upper().replace("-", "").startswith(("IXR", "IXV"))
 
 
-def startup_config_command(model: str) -> str:
-    return COMMANDS["show_startup_ixr" if is_ixr_family(model) else "show_startup"]
+def startup_config_command(model: str) -> ReadCommand:
+    return read_command("show_startup_ixr" if is_ixr_family(model) else "show_startup")
 
 
-def nm_status_command(model: str) -> str:
-    return COMMANDS["show_nm_ixr" if is_ixr_family(model) else "show_nm"]
+def nm_status_command(model: str) -> ReadCommand:
+    return read_command("show_nm_ixr" if is_ixr_family(model) else "show_nm")
 
 
-def mode_change(current: Mode, target: Mode, *, takeover: bool = False) -> tuple[str, ...]:
+def mode_change(current: Mode, target: Mode) -> tuple[ReadCommand, ...]:
     """The commands that move a session from ``current`` to ``target`` (CONFIG_SUB -> CONFIG
     goes to the top level; CONFIG_SUB as a target is entered by a block header, not here)."""
     if current is target:
@@ -111,53 +179,34 @@ def mode_change(current: Mode, target: Mode, *, takeover: bool = False) -> tuple
         raise RouterError("a monitor-level user cannot change mode; log in as an administrator")
     if target is Mode.CONFIG_SUB:
         raise ValueError("enter a config sub-mode with its block header line")
-    enter = COMMANDS["takeover_config" if takeover else "enter_config"]
     steps: dict[tuple[Mode, Mode], tuple[str, ...]] = {
-        (Mode.OPERATION, Mode.CONFIG): (enter,),
-        (Mode.CONFIG, Mode.OPERATION): (COMMANDS["exit"],),
-        (Mode.CONFIG_SUB, Mode.CONFIG): (COMMANDS["top_config"],),
-        (Mode.CONFIG_SUB, Mode.OPERATION): (COMMANDS["top_config"], COMMANDS["exit"]),
+        (Mode.OPERATION, Mode.CONFIG): ("enter_config",),
+        (Mode.CONFIG, Mode.OPERATION): ("exit",),
+        (Mode.CONFIG_SUB, Mode.CONFIG): ("top_config",),
+        (Mode.CONFIG_SUB, Mode.OPERATION): ("top_config", "exit"),
     }
-    return steps[current, target]
-
-
-# What a read-only session may send: reading, and the mode/terminal commands reading needs.
-_READ_ONLY_ALLOWED = frozenset(
-    COMMANDS[name]
-    for name in ("enter_config", "top_config", "exit", "terminal_length", "terminal_width")
-)
-_SHOW_RE = re.compile(r"^show( |$)")
-
-
-def is_show(command: str) -> bool:
-    return _SHOW_RE.match(command) is not None
-
-
-def read_only_allows(command: str) -> bool:
-    """True for what a dry run may send: nothing here changes config or state."""
-    return command in _READ_ONLY_ALLOWED or is_show(command)
+    return tuple(read_command(name) for name in steps[current, target])
 
 
 # --- argument validation ---------------------------------------------------------------------
 
-_IFNAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9./:-]{0,63}")
 MAX_LINE = 512  # the widest `terminal width` the IX accepts
 
 
 def validate_interface_name(name: str) -> str:
     """Return ``name`` if it can safely follow a command, else raise UnsafeArgument."""
-    if not isinstance(name, str) or _IFNAME_RE.fullmatch(name) is None:
+    if not isinstance(name, str) or not is_interface(name):
         raise UnsafeArgument(
-            f"interface name {name!r:.80} refused: use an IX name such as GigaEthernet2.0 "
-            "(letters, digits and . / : - only)"
+            f"interface name {name!r:.80} refused: use an IX name such as GigaEthernet2.0"
         )
     return name
 
 
 def validate_config_line(line: str) -> str:
-    """Return ``line`` if it is one clean config line, else raise UnsafeArgument.
+    """Return ``line`` if it is one clean line to type, else raise UnsafeArgument.
 
-    The message never repeats the line: config lines can carry passwords.
+    Every command a session writes passes here. The message never repeats the line: config
+    lines can carry passwords.
     """
     if not isinstance(line, str) or not line.strip():
         raise UnsafeArgument("config line refused: it is empty")
@@ -166,30 +215,14 @@ def validate_config_line(line: str) -> str:
     if line != line.strip():
         raise UnsafeArgument("config line refused: strip leading/trailing whitespace first")
     for pos, char in enumerate(line):
-        # Only printable ASCII: a CR/LF would send a second command, a TAB or `?` would
-        # trigger completion/help instead of being entered.
+        # Only printable ASCII: a CR/LF would send a second command, a backspace or Ctrl-U
+        # would edit the line into another one, Ctrl-C/Ctrl-Z would leave the mode, and TAB
+        # or `?` would trigger completion or help instead of being entered.
         if not " " <= char <= "~" or char == "?":
             raise UnsafeArgument(
                 f"config line refused: character {pos + 1} is not printable ASCII or is `?`"
             )
     return line
-
-
-_VALIDATORS: Mapping[str, Callable[[str], str]] = MappingProxyType(
-    {"ifname": validate_interface_name, "line": validate_config_line}
-)
-
-
-def command(name: str, **args: str) -> str:
-    """Format the command ``name`` from COMMANDS, validating every argument first."""
-    try:
-        template = COMMANDS[name]
-    except KeyError:
-        raise ValueError(f"unknown IX command {name!r}") from None
-    fields = {field for _, field, _, _ in string.Formatter().parse(template) if field}
-    if set(args) != fields:
-        raise ValueError(f"command {name!r} takes {sorted(fields)}, got {sorted(args)}")
-    return template.format(**{key: _VALIDATORS[key](value) for key, value in args.items()})
 
 
 # --- output lines ----------------------------------------------------------------------------
@@ -209,7 +242,7 @@ INFO_PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"^% User '[^']*' has been added\."),
     re.compile(r"^% You must restart the router for this configuration to take effect\."),
     re.compile(r'^Copying from "running-config" to "startup-config"'),
-    re.compile(r"^% No IKEv2 SA\.?$"),
+    re.compile("^" + re.escape(formats.NO_IKEV2_SA.rstrip(".")) + r"\.?$"),  # [?]
 )
 
 PAGING_MARKER = "--More--"
@@ -224,7 +257,6 @@ RELOAD_QUESTION_RE = re.compile(
 
 # `show version` after a restart: `System woke up by reload, caused by command execution`.
 RELOAD_CAUSE_RE = re.compile(r"^System woke up by (?P<event>[^,]+), caused by (?P<cause>.+?)\s*$")
-CAUSE_COMMAND = "command execution"
 
 
 def clean_output(text: str) -> list[str]:
@@ -238,6 +270,14 @@ def clean_output(text: str) -> list[str]:
     while lines and not lines[-1]:
         lines.pop()
     return lines
+
+
+RESTART_NOTICE_RE = re.compile(r"^% You must restart the router\b")
+
+
+def is_restart_notice(line: str) -> bool:
+    """The line some changes print: they take effect only after a reload [C]."""
+    return RESTART_NOTICE_RE.match(line.strip()) is not None
 
 
 def is_info_line(line: str) -> bool:

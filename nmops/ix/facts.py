@@ -13,9 +13,8 @@ from nmops.config.load import Config
 from nmops.config.model import Family, Router
 from nmops.dns.addresses import IPAddress, bogus_reason
 from nmops.errors import NmopsError, RouterError
-from nmops.ix import dialect
-from nmops.ix.compare import config_saved
-from nmops.ix.dialect import COMMANDS
+from nmops.ix import dialect, lines, routerconfig
+from nmops.ix.dialect import read_command
 from nmops.ix.hostkeys import ChangedHostKey, KnownHosts, UnknownHostKey
 from nmops.ix.observed import RouterFacts
 from nmops.ix.parsers import (
@@ -24,9 +23,8 @@ from nmops.ix.parsers import (
     parse_ip_interface,
     parse_ipv6_interface,
     parse_nm_information,
-    parse_version,
 )
-from nmops.ix.session import ConfigLocked, IxSession, Target
+from nmops.ix.session import ConfigLocked, ReadSession, Target
 
 log = logging.getLogger(__name__)
 
@@ -68,33 +66,42 @@ def global_addresses(
     )
 
 
-async def read_facts(session: IxSession, config: Config, router: Router) -> RouterFacts:
-    """Ask one open session everything the truth check needs."""
+async def read_facts(session: ReadSession, config: Config, router: Router) -> RouterFacts:
+    """Ask one open session everything the truth check needs. Which interface NetMeister
+    notifies and which peer each tunnel means come from the running config; `show` outputs
+    give only addresses, the NetMeister client's state and the SAs."""
     allow_doc = config.settings.dns.allow_documentation
-    takeover = config.settings.ssh.takeover
-    await session.enter_config(takeover=takeover)
-    version = parse_version(await session.show(COMMANDS["show_version"]))
+    version = await session.version()
+    running = lines.parse(await session.show(read_command("show_running")))
+    nm_config = routerconfig.netmeister(running)
     addresses: dict[str, tuple[IPAddress, ...]] = {}
-    for family in router.ddns.families():
+    interfaces: dict[str, str] = {}
+    for family in router.families():
+        # What NetMeister publishes is the address of the interface the config notifies.
+        ifname = nm_config.notify.get(family) or router.notify_interface(family)
+        if ifname is None:
+            continue
         key = "show_ip_interface" if family == "ipv4" else "show_ipv6_interface"
-        # dialect.command validates the name before it goes into the command.
-        output = await session.show(
-            dialect.command(key, ifname=router.ddns.interface(family) or "")
-        )
+        # read_command validates the name before it goes into the command.
+        output = await session.show(read_command(key, ifname=ifname))
         addresses[family] = global_addresses(family, output, allow_documentation=allow_doc)
+        interfaces[family] = ifname
     nm = parse_nm_information(await session.show(dialect.nm_status_command(version.model)))
-    ike = parse_ikev2_sa(await session.show(COMMANDS["show_ikev2_sa"]))
-    running = await session.show(COMMANDS["show_running"])
-    startup = await session.show(dialect.startup_config_command(version.model))
+    ike = parse_ikev2_sa(await session.show(read_command("show_ikev2_sa")))
+    startup = lines.parse(await session.show(dialect.startup_config_command(version.model)))
     return RouterFacts(
         router.name,
         True,
         path=session.target.where,
         version=version,
         addresses=addresses,
+        interfaces=interfaces,
         nm=nm,
+        netmeister=nm_config,
+        tunnels=routerconfig.tunnels(running),
         ike=ike,
-        saved=config_saved(running, startup),
+        running=running,
+        saved=lines.saved(running, startup),
     )
 
 
@@ -110,10 +117,9 @@ async def collect_facts(config: Config, router: Router, hosts: KnownHosts) -> Ro
     transcript = transcript_path(config, router)
     for target in paths:
         try:
-            session = await IxSession.open(
+            session = await ReadSession.open(
                 target,
                 hosts,
-                read_only=True,
                 connect_timeout=ssh.connect_timeout,
                 command_timeout=ssh.command_timeout,
                 transcript=transcript,
@@ -138,8 +144,10 @@ async def collect_facts(config: Config, router: Router, hosts: KnownHosts) -> Ro
                 locked=True,
                 seconds=time.monotonic() - started,
             )
-        except ParseError as exc:
-            # The router answered in a way we cannot read; another path would say the same.
+        except (ParseError, dialect.UnsafeArgument) as exc:
+            # The router answered in a way we cannot read, or named something (an interface
+            # in its own config) nmops refuses to put into a command; another path would say
+            # the same.
             return RouterFacts(
                 router.name,
                 False,

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from nmops.dns.addresses import bogus_reason
 from nmops.errors import RouterError
-from nmops.ix import dialect
+from nmops.ix import dialect, formats
 
 
 class ParseError(RouterError):
@@ -133,11 +133,8 @@ class Ipv6Interface:
         )
 
 
-_V6_ADDR_RE = re.compile(r"^(?P<addr>[0-9A-Fa-f:.]+/\d+)(?:\s*\((?P<flags>[^)]*)\))?$")
-
-
 def _v6_address(text: str, command: str) -> Ipv6Address | None:
-    match = _V6_ADDR_RE.match(text.strip())
+    match = formats.IPV6_ADDRESS_RE.match(text.strip())
     if match is None:
         return None
     try:
@@ -150,7 +147,7 @@ def _v6_address(text: str, command: str) -> Ipv6Address | None:
 
 
 def parse_ipv6_interface(text: str) -> Ipv6Interface:
-    """Parse `show ipv6 interface IF` in the format the lab simulator prints."""
+    """Parse `show ipv6 interface IF` in the guessed format of :mod:`nmops.ix.formats`."""
     command = "show ipv6 interface"
     lines = _lines(text, command)
     start, head = _header(lines, command)
@@ -162,7 +159,8 @@ def parse_ipv6_interface(text: str) -> Ipv6Interface:
         line = raw.strip()
         if _HEADER_RE.match(line):
             break
-        for title, key in (("Link-local address", "link"), ("Global unicast address", "global")):
+        titles = ((formats.IPV6_LINK_LOCAL_TITLE, "link"), (formats.IPV6_GLOBAL_TITLE, "global"))
+        for title, key in titles:
             if line.startswith(title):
                 # The list follows on the next lines, or on this one after the colon.
                 section, line = key, line.partition(":")[2].strip()
@@ -174,7 +172,7 @@ def parse_ipv6_interface(text: str) -> Ipv6Interface:
                 found[section].append(address)
             continue
         section = None  # any other line ends an address list
-        if line.startswith("IPv6 protocol processing disabled"):
+        if line.startswith(formats.IPV6_DISABLED):
             enabled = False
         elif match := re.match(r"^MTU is (\d+)", line):
             mtu = int(match[1])
@@ -244,12 +242,14 @@ def parse_nm_information(text: str) -> NmStatus:
 
 @dataclass(frozen=True)
 class IkeSa:
+    """One SA as `show ikev2 sa` prints it (the guessed format of :mod:`nmops.ix.formats`).
+    Which peer the tunnel means to reach is config (:mod:`nmops.ix.routerconfig`)."""
+
     tunnel: str
     local: IpAddress
     local_port: int
     remote: IpAddress
     remote_port: int
-    peer_fqdn: str | None
     state: str
 
     @property
@@ -257,29 +257,24 @@ class IkeSa:
         return self.state == "established"
 
 
-_SA_ADDR_RE = re.compile(r"^(?P<side>Local|Remote) address is (?P<addr>[^\s,]+), port is (\d+)")
-
-
 def _ike_sa(tunnel: str, body: list[str], command: str) -> IkeSa:
     ends: dict[str, tuple[IpAddress, int]] = {}
     for line in body:
-        match = _SA_ADDR_RE.match(line.strip())
+        match = formats.IKEV2_SA_END_RE.match(line.strip())
         if match is not None:
             try:
-                ends[match["side"]] = (ipaddress.ip_address(match["addr"]), int(match[3]))
+                ends[match["side"]] = (ipaddress.ip_address(match["addr"]), int(match["port"]))
             except ValueError as exc:
                 raise ParseError(f"`{command}`: bad address {match['addr']!r}") from exc
-    state = _search(r"^State is (\S+)", body)
+    state = next((m for line in body if (m := formats.IKEV2_SA_STATE_RE.match(line.strip()))), None)
     if "Local" not in ends or "Remote" not in ends or state is None:
         raise ParseError(f"`{command}`: SA on {tunnel} lacks its addresses or state")
-    fqdn = _search(r"^Peer FQDN is (\S+)", body)
     return IkeSa(
         tunnel=tunnel,
         local=ends["Local"][0],
         local_port=ends["Local"][1],
         remote=ends["Remote"][0],
         remote_port=ends["Remote"][1],
-        peer_fqdn=fqdn[1] if fqdn else None,
         state=state[1].lower(),
     )
 
@@ -289,7 +284,7 @@ def parse_ikev2_sa(text: str) -> tuple[IkeSa, ...]:
     command = "show ikev2 sa"
     blocks: list[tuple[str, list[str]]] = []
     for line in _lines(text, command):
-        match = re.match(r"^IKEv2 SA, (\S+)", line.strip())
+        match = formats.IKEV2_SA_HEADER_RE.match(line.strip())
         if match is not None:
             blocks.append((match[1], []))
         elif blocks:
@@ -310,8 +305,27 @@ class VersionInfo:
     image: str | None
 
     @property
-    def reloaded_by_command(self) -> bool:
-        return self.reload_cause == dialect.CAUSE_COMMAND
+    def started(self) -> datetime | None:
+        """``started_at`` as a time on the router's own clock (its zone dropped), or None."""
+        if self.started_at is None:
+            return None
+        match = re.match(r"^(\w{3} \d{1,2}-\w{3}-\d{4} \d{2}:\d{2}:\d{2})", self.started_at)
+        if match is None:
+            return None
+        try:
+            return datetime.strptime(match[1], "%b %d-%a-%Y %H:%M:%S")
+        except ValueError:
+            return None
+
+
+def restarted(before: VersionInfo, after: VersionInfo, elapsed: float) -> bool:
+    """Whether the router restarted between two `show version` readings ``elapsed`` seconds
+    apart (pure). Both `System started at` times come from the router's own clock, so they
+    compare without any clock skew; without them, the uptime must have fallen back (it is
+    printed in whole minutes, hence the minute of slack)."""
+    if before.started is not None and after.started is not None:
+        return after.started > before.started
+    return after.uptime + 60 < before.uptime + elapsed
 
 
 _UNIT_SECONDS = {"week": 604800, "day": 86400, "hour": 3600, "minute": 60, "second": 1}

@@ -1,8 +1,18 @@
-"""One CLI session with an IX router over SSH (the I/O edge of the driver).
+"""CLI sessions with an IX router over SSH (the I/O edge of the driver).
 
-What to send and how to read the answer comes from :mod:`nmops.ix.dialect`; this module only
-writes lines, reads until a prompt, pages through ``--More--`` and keeps track of the mode.
-A read-only session (every dry run) raises before sending anything that changes the router.
+Two types, so that safety does not hang on a flag:
+
+- :class:`ReadSession` (every dry run, every ``check``) can send only the commands
+  :mod:`nmops.ix.dialect` builds as :class:`~nmops.ix.dialect.ReadCommand`: shows formatted
+  from validated arguments, and the mode and terminal commands. It has no ``apply``, ``save``
+  or ``reload`` at all, so mypy rejects such a call before a test has to, and it never takes
+  config mode over (``svintr-config``).
+- :class:`ChangeSession` adds config lines (:class:`~nmops.ix.lines.Edit`), saving, reloading
+  and, only when asked, taking config mode over.
+
+Every line written is one line of printable ASCII (no `?`, no control characters). Each
+command has one deadline for its whole answer; after a timeout or a lost connection the
+session refuses to go on, since late output would be read as the next answer.
 """
 
 from __future__ import annotations
@@ -11,34 +21,36 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Self, TextIO
 
 import asyncssh
 import tenacity
 
 from nmops.errors import RouterError
-from nmops.ix import dialect
-from nmops.ix.dialect import COMMANDS, Mode
+from nmops.ix import dialect, lines
+from nmops.ix.dialect import CHANGE_COMMANDS, Mode, ReadCommand, read_command
 from nmops.ix.hostkeys import ENCRYPTION_ALGS, HOST_KEY_ALGS, KnownHosts
 from nmops.ix.masking import mask_like, mask_line, mask_text
-from nmops.ix.parsers import VersionInfo, parse_version
+from nmops.ix.parsers import VersionInfo, parse_version, restarted
 
 log = logging.getLogger(__name__)
 
 
 class SessionLost(RouterError):
-    """The router closed the session (reload, crash, network) in the middle of something."""
+    """The session is gone (reload, crash, network) or unusable (after a timeout)."""
+
+
+class CommandTimeout(SessionLost):
+    """The router did not finish its answer within the command's deadline."""
 
 
 class ConfigLocked(RouterError):
     """Another session holds config mode."""
-
-
-class ReadOnlyViolation(RouterError):
-    """A read-only session was asked to send something that changes the router."""
 
 
 @dataclass(frozen=True)
@@ -61,16 +73,36 @@ class Target:
 
 @dataclass(frozen=True)
 class ApplyResult:
-    applied: tuple[str, ...]
-    failed_line: str | None = None
-    error: str | None = None
+    applied: tuple[lines.Edit, ...]
+    failed: lines.Edit | None = None
+    error: str | None = None  # the router's words (secrets masked), or why nmops stopped
+    taken_over: bool = False  # stopped because another session took config mode over
+    notices: tuple[str, ...] = ()  # e.g. `% You must restart the router ...`
 
     @property
     def ok(self) -> bool:
-        return self.failed_line is None
+        return self.failed is None
 
 
-class IxSession:
+@dataclass(frozen=True)
+class ReloadTicket:
+    """What :func:`wait_for_return` needs to tell a restarted router from one still going
+    down: its `show version` just before the reload, and when the reload was confirmed."""
+
+    before: VersionInfo
+    at: float  # time.monotonic() when `yes` was sent
+
+
+class _RouterLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """Puts the router's name in front of every message."""
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, Any]:
+        return f"{self.extra['router'] if self.extra else '?'}: {msg}", kwargs
+
+
+class ReadSession:
+    """A session that cannot change the router. Open with :meth:`open`."""
+
     def __init__(
         self,
         target: Target,
@@ -78,22 +110,22 @@ class IxSession:
         stdin: asyncssh.SSHWriter[str],
         stdout: asyncssh.SSHReader[str],
         *,
-        read_only: bool,
         command_timeout: float,
         transcript: Path | None = None,
     ) -> None:
         self.target = target
         self.transcript = transcript
-        self._transcript_file: TextIO | None = None
-        self.read_only = read_only
         self.command_timeout = command_timeout
         self.mode: Mode | None = None
-        self.hostname: str | None = None
+        self.hostname: str | None = None  # learned from the first prompt
         self._conn = conn
         self._stdin = stdin
         self._stdout = stdout
-        self._log = logging.LoggerAdapter(log, {"router": target.router})
+        self._transcript_file: TextIO | None = None
+        self._log = _RouterLog(log, {"router": target.router})
         self._terminal_ready = False
+        self._broken: str | None = None  # why the session cannot be used any more
+        self._expect_host: tuple[str, ...] = ()
 
     # --- connecting --------------------------------------------------------------------------
 
@@ -103,11 +135,10 @@ class IxSession:
         target: Target,
         known_hosts: KnownHosts,
         *,
-        read_only: bool = True,
         connect_timeout: float = 10.0,
         command_timeout: float = 30.0,
         transcript: Path | None = None,
-    ) -> IxSession:
+    ) -> Self:
         """Log in on one management path. ``transcript``: a file that gets every command and
         its output (secrets masked)."""
         trusted = known_hosts.trusted_for(target.host, target.port)  # raises RouterError
@@ -144,7 +175,6 @@ class IxSession:
             conn,
             stdin,
             stdout,
-            read_only=read_only,
             command_timeout=command_timeout,
             transcript=transcript,
         )
@@ -152,88 +182,130 @@ class IxSession:
             session._record(f"-- login {target.username}@{target.where}")
             await session._read_until_prompt()
         except BaseException:
-            conn.close()
-            session._close_transcript()
+            session._abort()
             raise
         return session
 
     async def close(self) -> None:
-        if self.mode in (Mode.CONFIG, Mode.CONFIG_SUB):
-            # Leave config mode so the next session is not told it is occupied.
-            with contextlib.suppress(RouterError):
+        """Leave config mode (so the next session is not told it is occupied) and log out.
+        Never raises: a session that is already gone is closed."""
+        try:
+            if self._broken is None and self.mode in (Mode.CONFIG, Mode.CONFIG_SUB):
                 for step in dialect.mode_change(self.mode, Mode.OPERATION):
-                    await self.send(step)
-        self._conn.close()
-        self._close_transcript()
-        with contextlib.suppress(TimeoutError, OSError, asyncssh.Error):
+                    await self._exchange(step.text)
+        except Exception as exc:  # closing must go on whatever the router did
+            self._log.debug("leaving config mode on close: %s", exc)
+        self._abort()
+        with contextlib.suppress(Exception):
             await asyncio.wait_for(self._conn.wait_closed(), 5)
 
-    async def __aenter__(self) -> IxSession:
+    def _abort(self) -> None:
+        self._broken = self._broken or "closed"
+        with contextlib.suppress(Exception):
+            self._conn.close()
+        self._close_transcript()
+
+    async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(self, *exc: Any) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
     def in_mode(self, mode: Mode) -> bool:
         return self.mode is mode
 
+    @property
+    def usable(self) -> bool:
+        return self._broken is None
+
     # --- talking -----------------------------------------------------------------------------
 
+    def _write(self, text: str) -> None:
+        try:
+            self._stdin.write(text)
+        except (OSError, asyncssh.Error) as exc:  # BrokenPipeError after a drop
+            self._broken = f"session lost: {exc or type(exc).__name__}"
+            raise SessionLost(f"{self.target.where}: {self._broken}") from exc
+
+    def _is_prompt(self, tail: str) -> bool:
+        classified = dialect.classify_prompt(tail)
+        if classified is None:
+            return False
+        # Once the hostname is known, only its prompts end an answer (a line of output that
+        # happens to look like a prompt does not).
+        wanted = self._expect_host or ((self.hostname,) if self.hostname else ())
+        return not wanted or classified[1] in wanted
+
     async def _read_until_prompt(self, *, stop: re.Pattern[str] | None = None) -> str:
-        buffer = ""
+        """Everything up to the next prompt (or ``stop``), within one deadline."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.command_timeout
+        chunks: list[str] = []
+        tail = ""  # the unfinished last line, CRs removed
         while True:
+            remaining = deadline - loop.time()
             try:
-                chunk = await asyncio.wait_for(self._stdout.read(65536), self.command_timeout)
+                if remaining <= 0:
+                    raise TimeoutError
+                chunk = await asyncio.wait_for(self._stdout.read(65536), remaining)
             except TimeoutError:
-                raise RouterError(
-                    f"{self.target.where}: no prompt after {self.command_timeout:.0f} s"
-                ) from None
+                self._broken = f"no prompt within {self.command_timeout:g} s"
+                raise CommandTimeout(f"{self.target.where}: {self._broken}") from None
             except (OSError, asyncssh.Error) as exc:
-                raise SessionLost(f"{self.target.where}: session lost: {exc}") from exc
+                self._broken = f"session lost: {exc}"
+                raise SessionLost(f"{self.target.where}: {self._broken}") from exc
             if not chunk:
-                raise SessionLost(f"{self.target.where}: the router closed the session")
-            buffer += chunk
-            tail = buffer.replace("\r", "")
+                self._broken = "the router closed the session"
+                raise SessionLost(f"{self.target.where}: {self._broken}")
+            chunks.append(chunk)
+            text = chunk.replace("\r", "")
+            newline = text.rfind("\n")
+            tail = text[newline + 1 :] if newline >= 0 else tail + text
             if tail.rstrip(" ").endswith(dialect.PAGING_MARKER):
-                self._stdin.write(" ")  # next page
+                self._write(" ")  # next page
+                tail = ""
                 continue
-            if stop is not None and stop.search(tail):
-                return buffer
-            match = dialect.PROMPT_SEARCH_RE.search(tail)
-            if match:
-                classified = dialect.classify_prompt(match.group(0))
+            if stop is not None:
+                joined = "".join(chunks).replace("\r", "")
+                if stop.search(joined):
+                    return "".join(chunks)
+            if self._is_prompt(tail):
+                classified = dialect.classify_prompt(tail)
                 if classified is not None:
                     self.mode, self.hostname, _ = classified
-                return buffer
-
-    async def send(self, command: str, *, stop: re.Pattern[str] | None = None) -> str:
-        """Send one line and return what the router printed (echo and prompt removed)."""
-        if "\n" in command or "\r" in command:
-            raise dialect.UnsafeArgument("a command must be a single line")
-        if self.read_only and not dialect.read_only_allows(command):
-            raise ReadOnlyViolation(
-                f"{self.target.router}: read-only session refused to send a change "
-                f"({mask_line(command)!r}); this is a dry run"
-            )
-        return await self._exchange(command, stop=stop)
+                self._expect_host = ()
+                return "".join(chunks)
 
     async def _exchange(self, command: str, *, stop: re.Pattern[str] | None = None) -> str:
-        debug = self._log.isEnabledFor(logging.DEBUG)
-        if debug:
-            self._log.debug("> %s", mask_line(command))
-        self._record(f"> {mask_line(command)}")
-        self._stdin.write(command + "\r")
+        """Type one line and return what the router printed (echo and prompt removed)."""
+        if self._broken is not None:
+            raise SessionLost(f"{self.target.where}: session unusable ({self._broken})")
+        dialect.validate_config_line(command)
+        shown = mask_line(command)
+        self._log.debug("> %s", shown)
+        self._record(f"> {shown}")
+        self._write(command + "\r")
         raw = await self._read_until_prompt(stop=stop)
         output = "\n".join(dialect.clean_output(_drop_echo(raw, command)))
-        if debug:
-            self._log.debug("< %s", mask_text(output))
         if output:
-            self._record("\n".join(f"< {line}" for line in mask_text(output).split("\n")))
+            masked = mask_text(output)
+            self._log.debug("< %s", masked)
+            self._record("\n".join(f"< {line}" for line in masked.split("\n")))
         return output
+
+    async def send(self, command: ReadCommand) -> str:
+        """Send one read command; nothing else passes (checked again on the text)."""
+        if not isinstance(command, ReadCommand) or not dialect.is_read_command(command.text):
+            raise dialect.UnsafeArgument(
+                f"{self.target.router}: a read-only session sends only the dialect's read "
+                f"commands, not {mask_line(str(command))[:80]!r}"
+            )
+        return await self._exchange(command.text)
 
     def _close_transcript(self) -> None:
         if self._transcript_file is not None:
-            self._transcript_file.close()
+            with contextlib.suppress(OSError):
+                self._transcript_file.close()
             self._transcript_file = None
 
     def _record(self, text: str) -> None:
@@ -252,30 +324,74 @@ class IxSession:
             self._close_transcript()
             self.transcript = None
 
-    async def enter_config(self, *, takeover: bool = False, attempts: int = 5) -> None:
-        """Config mode (where the IX allows `show` commands); waits while another session
-        holds it, and takes it over with `svintr-config` only when asked to."""
-        if self.mode in (Mode.CONFIG, Mode.CONFIG_SUB):
-            if self.mode is Mode.CONFIG_SUB:
-                await self.send(COMMANDS["top_config"])
+    # --- config mode (where the IX answers most `show` commands) ------------------------------
+
+    async def _enter(self, command: str) -> None:
+        output = await self._exchange(command)
+        if dialect.is_config_locked(output) or not self.in_mode(Mode.CONFIG):
+            raise ConfigLocked(f"{self.target.router}: config mode is occupied")
+
+    async def _enter_config_waiting(self, attempts: int) -> None:
+        if self.mode is Mode.CONFIG_SUB:
+            await self._exchange(read_command("top_config").text)
+        if self.mode is Mode.CONFIG:
             return
         if self.mode is Mode.MONITOR:
             raise RouterError(f"{self.target.router}: logged in as a monitor-level user")
+        async for attempt in tenacity.AsyncRetrying(
+            retry=tenacity.retry_if_exception_type(ConfigLocked),
+            stop=tenacity.stop_after_attempt(attempts),
+            wait=tenacity.wait_exponential(multiplier=0.2, max=5),
+            reraise=True,
+        ):
+            with attempt:
+                await self._enter(read_command("enter_config").text)
 
-        async def once() -> None:
-            output = await self.send(COMMANDS["enter_config"])
-            if dialect.is_config_locked(output) or not self.in_mode(Mode.CONFIG):
-                raise ConfigLocked(f"{self.target.router}: config mode is occupied")
+    async def _terminal(self) -> None:
+        if not self._terminal_ready:
+            await self._exchange(read_command("terminal_length").text)
+            await self._exchange(read_command("terminal_width").text)
+            self._terminal_ready = True
 
+    async def enter_config(self, *, attempts: int = 5) -> None:
+        """Config mode; waits while another session holds it and then gives up: a read-only
+        session never takes config mode over from a person."""
         try:
-            async for attempt in tenacity.AsyncRetrying(
-                retry=tenacity.retry_if_exception_type(ConfigLocked),
-                stop=tenacity.stop_after_attempt(attempts),
-                wait=tenacity.wait_exponential(multiplier=0.2, max=5),
-                reraise=True,
-            ):
-                with attempt:
-                    await once()
+            await self._enter_config_waiting(attempts)
+        except ConfigLocked:
+            raise ConfigLocked(
+                f"{self.target.router}: config mode is occupied by another session; retry "
+                "later (a read-only session never takes it over)"
+            ) from None
+        await self._terminal()
+
+    async def show(self, command: ReadCommand) -> str:
+        """Run a read command in config mode and return its output; a router error raises."""
+        await self.enter_config()
+        output = await self.send(command)
+        error = dialect.find_error(output)
+        if error is not None and self.in_mode(Mode.OPERATION):
+            # Someone took config mode over (svintr-config) and the router put us back in
+            # operation mode, where this show does not exist: enter config again, once.
+            await self.enter_config()
+            output = await self.send(command)
+            error = dialect.find_error(output)
+        if error is not None:
+            raise RouterError(f"{self.target.router}: {command.text!r}: {error}")
+        return output
+
+    async def version(self) -> VersionInfo:
+        return parse_version(await self.show(read_command("show_version")))
+
+
+class ChangeSession(ReadSession):
+    """A session that may change the router: config lines, save, reload, takeover."""
+
+    async def enter_config(self, *, attempts: int = 5, takeover: bool = False) -> None:
+        """Config mode; waits while another session holds it, and takes it over with
+        `svintr-config` only when ``takeover`` is asked for."""
+        try:
+            await self._enter_config_waiting(attempts)
         except ConfigLocked:
             if not takeover:
                 raise ConfigLocked(
@@ -283,90 +399,117 @@ class IxSession:
                     "retry later, or set ssh.takeover: true to take it over (svintr-config)"
                 ) from None
             self._log.warning("taking config mode over with svintr-config")
-            # Allowed in a read-only session too, when asked for: it changes who holds config
-            # mode, never the config.
-            await self._exchange(COMMANDS["takeover_config"])
-            if not self.in_mode(Mode.CONFIG):
-                raise ConfigLocked(
-                    f"{self.target.router}: svintr-config did not take over"
-                ) from None
-        if not self._terminal_ready:
-            await self.send(COMMANDS["terminal_length"])
-            await self.send(COMMANDS["terminal_width"])
-            self._terminal_ready = True
+            await self._enter(CHANGE_COMMANDS["takeover_config"])
+        await self._terminal()
 
-    async def show(self, command: str, *, takeover: bool = False) -> str:
-        """Run a `show` command in config mode and return its output; a router error raises."""
-        if not dialect.is_show(command):
-            raise ValueError(f"not a show command: {command!r}")
+    async def apply(
+        self,
+        edits: Sequence[lines.Edit],
+        *,
+        takeover: bool = False,
+        sending: Callable[[int], None] | None = None,
+        sent: Callable[[int], None] | None = None,
+    ) -> ApplyResult:
+        """Type ``edits`` one at a time, each in its block; stop at the first one the router
+        rejects, or as soon as config mode is lost to another session. ``sending(i)`` runs
+        before edit ``i`` goes out and ``sent(i)`` once the router took it: the journal's
+        write-ahead marks (if ``sending`` raises, nothing more is sent)."""
+        for edit in edits:
+            for text in (*edit.context, edit.line):
+                dialect.validate_config_line(text)
         await self.enter_config(takeover=takeover)
-        output = await self.send(command)
-        error = dialect.find_error(output)
-        if error is not None and self.in_mode(Mode.OPERATION):
-            # Someone took config mode over (svintr-config) and the router put us back in
-            # operation mode, where this show does not exist: enter config again, once.
-            await self.enter_config(takeover=takeover)
-            output = await self.send(command)
-            error = dialect.find_error(output)
-        if error is not None:
-            raise RouterError(f"{self.target.router}: {command!r}: {error}")
-        return output
-
-    async def apply(self, lines: list[str], *, takeover: bool = False) -> ApplyResult:
-        """Apply config lines one at a time; stop at the first one the router rejects."""
-        checked = [dialect.validate_config_line(line) for line in lines]
-        if self.read_only:
-            raise ReadOnlyViolation(f"{self.target.router}: read-only session cannot apply")
-        await self.enter_config(takeover=takeover)
-        applied: list[str] = []
-        for line in checked:
-            output = await self.send(line)
-            error = dialect.find_error(output)
-            if error is not None:
-                # The router repeats the offending word, which may be the secret itself.
-                error = mask_like(error, line)
-                self._log.warning("rejected: %s: %s", mask_line(line), error)
-                return ApplyResult(tuple(applied), line, error)
-            applied.append(line)
-            self._log.info("applied: %s", mask_line(line))
-        return ApplyResult(tuple(applied))
+        applied: list[lines.Edit] = []
+        notices: list[str] = []
+        where: tuple[str, ...] = ()
+        for index, edit in enumerate(edits):
+            if sending is not None:
+                sending(index)
+            typed: list[str] = []
+            if edit.context != where:
+                if where:
+                    typed.append(read_command("top_config").text)
+                typed.extend(edit.context)
+            typed.append(edit.line)
+            for text in typed:
+                if text.startswith("hostname "):
+                    # The prompt changes with the name: either one ends this answer.
+                    self._expect_host = (self.hostname or "", text.split(" ", 1)[1])
+                output = await self._exchange(text)
+                if not self.in_mode(Mode.CONFIG) and not self.in_mode(Mode.CONFIG_SUB):
+                    self._log.warning("config mode was taken over before %s", mask_line(text))
+                    return ApplyResult(
+                        tuple(applied),
+                        edit,
+                        "config mode was taken over by another session (svintr-config)",
+                        taken_over=True,
+                        notices=tuple(notices),
+                    )
+                error = dialect.find_error(output)
+                if error is not None:
+                    # The router repeats the offending word, which may be the secret itself.
+                    error = mask_like(error, text)
+                    self._log.warning("rejected: %s: %s", mask_line(text), error)
+                    return ApplyResult(tuple(applied), edit, error, notices=tuple(notices))
+                notices += [
+                    line.strip() for line in output.split("\n") if dialect.is_restart_notice(line)
+                ]
+            if self.in_mode(Mode.CONFIG):
+                where = ()
+            elif lines.opens_block(edit.line, lines.kind_at(edit.context)):
+                where = (*edit.context, edit.line)  # a header typed as a line enters its block
+            else:
+                where = edit.context
+            applied.append(edit)
+            if sent is not None:
+                sent(index)
+            self._log.info("applied: %s", mask_line(str(edit)))
+        return ApplyResult(tuple(applied), notices=tuple(notices))
 
     async def save(self) -> None:
-        if self.read_only:
-            raise ReadOnlyViolation(f"{self.target.router}: read-only session cannot save")
+        """`write memory`. Saving takes a moment on a real IX; the deadline is the command's."""
         await self.enter_config()
-        output = await self.send(COMMANDS["write_memory"])
+        output = await self._exchange(CHANGE_COMMANDS["write_memory"])
         error = dialect.find_error(output)
         if error is not None:
             raise RouterError(f"{self.target.router}: write memory failed: {error}")
         self._log.info("saved (write memory)")
 
-    async def reload(self, *, force: bool = False) -> None:
+    async def reload(self, *, force: bool = False) -> ReloadTicket:
         """Ask for a reload and answer its question; the router drops the session.
 
         When the router warns that the running config is not saved, the answer is No and this
         raises, unless ``force``: a reload would silently return to the startup config.
+        Returns what :func:`wait_for_return` needs to see the router really restart.
         """
-        if self.read_only:
-            raise ReadOnlyViolation(f"{self.target.router}: read-only session cannot reload")
+        before = await self.version()
         await self.enter_config()
-        output = await self.send(COMMANDS["reload"], stop=dialect.RELOAD_QUESTION_RE)
+        output = await self._exchange(CHANGE_COMMANDS["reload"], stop=dialect.RELOAD_QUESTION_RE)
         if dialect.RELOAD_QUESTION_RE.search(output.replace("\r", "")) is None:
             error = dialect.find_error(output) or "no confirmation question"
             raise RouterError(f"{self.target.router}: reload refused: {error}")
         if dialect.reload_warns_unsaved(output) and not force:
-            await self._exchange(COMMANDS["reload_decline"])
+            await self._exchange(CHANGE_COMMANDS["reload_decline"])
             raise RouterError(
                 f"{self.target.router}: not reloading: the running config is not saved and "
                 "a reload would revert it (save it, or reload with force)"
             )
         self._log.warning("reloading")
-        self._stdin.write(COMMANDS["reload_confirm"] + "\r")
-        with contextlib.suppress(SessionLost):  # expected: the router goes away
-            await self._read_until_prompt()
+        confirm = CHANGE_COMMANDS["reload_confirm"]
+        self._record(f"> {confirm}")
+        at = time.monotonic()
+        self._write(confirm + "\r")
+        # The router goes away now, or keeps the connection open a while as it shuts down:
+        # both are success. Whatever it prints, the session is over; a moment to see it go.
+        with contextlib.suppress(SessionLost, TimeoutError, OSError, asyncssh.Error):
+            await asyncio.wait_for(self._drain(), min(1.0, self.command_timeout))
+        self._broken = "reloaded"
         self.mode = None
-        self._conn.close()
-        self._close_transcript()
+        self._abort()
+        return ReloadTicket(before, at)
+
+    async def _drain(self) -> None:
+        while await self._stdout.read(65536):
+            pass
 
 
 def _drop_echo(raw: str, command: str) -> str:
@@ -389,21 +532,30 @@ def _drop_echo(raw: str, command: str) -> str:
 async def wait_for_return(
     target: Target,
     known_hosts: KnownHosts,
+    ticket: ReloadTicket,
     *,
     timeout: float,
     interval: float = 2.0,
     connect_timeout: float = 10.0,
+    command_timeout: float = 30.0,
 ) -> VersionInfo:
-    """After a reload: poll until the router answers again, then read `show version`."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    last: Exception | None = None
-    while asyncio.get_running_loop().time() < deadline:
+    """After a reload: poll until the router answers *and* has really restarted (a router
+    still shutting down may accept one more login with its old uptime)."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
         try:
-            async with await IxSession.open(
-                target, known_hosts, read_only=True, connect_timeout=connect_timeout
+            async with await ReadSession.open(
+                target,
+                known_hosts,
+                connect_timeout=connect_timeout,
+                command_timeout=command_timeout,
             ) as session:
-                return parse_version(await session.send(COMMANDS["show_version"]))
+                after = await session.version()
+            if restarted(ticket.before, after, time.monotonic() - ticket.at):
+                return after
+            last = "it answered but has not restarted yet"
         except RouterError as exc:
-            last = exc
-            await asyncio.sleep(interval)
-    raise RouterError(f"{target.router}: did not come back within {timeout:.0f} s ({last})")
+            last = str(exc)
+        await asyncio.sleep(interval)
+    raise RouterError(f"{target.router}: did not come back within {timeout:g} s ({last})")

@@ -13,9 +13,11 @@ import yaml
 class LabRouter:
     name: str
     site: str | None = None
-    ddns: dict[str, str] = field(
+    # None: no DDNS names (a router with a fixed address, or a twin in another group).
+    ddns: dict[str, str] | None = field(
         default_factory=lambda: {"ipv4": "GigaEthernet0.1", "ipv6": "GigaEthernet2.0"}
     )
+    ddns_hostname: str | None = None
     lan: dict[str, str] | None = None
     expect: dict[str, list[str]] | None = None
     management: list[dict[str, Any]] | None = None
@@ -51,8 +53,8 @@ def write_lab_config(
         "routers": {},
     }
     for r in routers:
-        body: dict[str, Any] = {"ddns": r.ddns}
-        for key in ("site", "lan", "expect", "management"):
+        body: dict[str, Any] = {}
+        for key in ("site", "ddns", "ddns_hostname", "lan", "expect", "management"):
             value = getattr(r, key)
             if value is not None:
                 body[key] = value

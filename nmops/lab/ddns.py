@@ -55,10 +55,6 @@ class DdnsRegistry:
         """Drop one record type; the name itself stays (so it answers NODATA, not NXDOMAIN)."""
         self._records.get(_key(fqdn), {}).pop(rdtype, None)
 
-    def delete_name(self, fqdn: str) -> None:
-        """Drop the whole name (it answers NXDOMAIN)."""
-        self._records.pop(_key(fqdn), None)
-
     def get(self, fqdn: str, rdtype: str) -> frozenset[IPAddress]:
         return self._records.get(_key(fqdn), {}).get(rdtype, frozenset())
 

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from nmops.errors import NmopsError
+from nmops.ix import lines, routerconfig
+from nmops.ix.dialect import clean_output
 from nmops.lab.configs import LabRouter, write_lab_config
 from nmops.lab.ddns import DdnsRegistry, DdnsServer
 from nmops.lab.ixsim import (
@@ -29,13 +31,13 @@ from nmops.lab.ixsim import (
     golden_configs,
 )
 from nmops.lab.ixsim.sites import SEED_GROUP
+from nmops.names import check_name, is_interface
 
 log = logging.getLogger(__name__)
 
 ZONE = "nmddns.jp"
 USERNAME = "nmops"
 CONTROL = "control.sock"
-DEFAULT_DIR = Path("lab-run")
 
 
 @dataclass
@@ -62,6 +64,68 @@ class RunningLab:
         await self.ddns.stop()
 
 
+@dataclass(frozen=True)
+class Twin:
+    """A lab router that is a copy of a real one: its config, from a file."""
+
+    name: str
+    path: Path
+
+    @classmethod
+    def parse(cls, value: str) -> Twin:
+        """``NAME=FILE`` as given to `nmops lab up --router-config`."""
+        name, sep, path = value.partition("=")
+        if not sep or not path:
+            raise LabError(f"--router-config {value!r}: give NAME=FILE")
+        try:
+            check_name(name)
+        except ValueError as exc:
+            raise LabError(f"--router-config {value!r}: {exc}") from None
+        return cls(name, Path(path))
+
+    def config_text(self) -> str:
+        """The file as a config: `show running-config` or `show config` output (header,
+        prompts and echoed commands are dropped), or a bare config."""
+        try:
+            raw = self.path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise LabError(f"{self.path}: cannot read: {exc.strerror or exc}") from exc
+        config = lines.parse("\n".join(clean_output(raw)))
+        if not len(config):
+            raise LabError(f"{self.path}: no config lines in it")
+        return lines.render(config)
+
+
+def _twin_inventory(name: str, text: str, group: str) -> dict[str, Any]:
+    """The inventory entry of a twin: its DDNS names as its own `nm` lines make them."""
+    config = lines.parse(text)
+    nm = routerconfig.netmeister(config)
+    entry: dict[str, Any] = {}
+    notify = {family: ifname for family, ifname in nm.notify.items() if is_interface(ifname)}
+    if nm.enabled and nm.group == group and notify:
+        entry["ddns"] = notify
+        label = (nm.hostname or routerconfig.hostname(config) or name).lower()
+        if label != name.lower():
+            entry["ddns_hostname"] = label
+    elif nm.enabled and nm.notify:
+        log.warning(
+            "twin %s: NetMeister group %s is not the lab's (%s): its names are not checked",
+            name,
+            nm.group,
+            group,
+        )
+    return entry
+
+
+def _lab_configs(extra_routers: int, twins: list[Twin]) -> list[tuple[str, str]]:
+    """The seed's routers (a twin of the same name replaces one), generated sites, twins."""
+    texts = {twin.name: twin.config_text() for twin in twins}
+    configs = [(n, texts.pop(n) if n in texts else t) for n, t in golden_configs()]
+    configs += generate_site_configs(extra_routers) if extra_routers else []
+    configs += list(texts.items())
+    return configs
+
+
 async def start_lab(
     directory: Path,
     *,
@@ -69,16 +133,17 @@ async def start_lab(
     fast: bool = False,
     timings: Timings | None = None,
     ssh: dict[str, Any] | None = None,
+    twins: list[Twin] | None = None,
 ) -> RunningLab:
     """Start the lab and write ``DIR/nmops.yaml`` + ``DIR/inventory.yaml`` for it."""
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
+    configs = _lab_configs(extra_routers, twins or [])
     password = _router_password(directory)
     registry = DdnsRegistry()
     ddns = DdnsServer(registry, ZONE)
     await ddns.start()
     sim = SimLab()
-    configs = golden_configs() + (generate_site_configs(extra_routers) if extra_routers else [])
     try:
         endpoints = await sim.start(
             configs,
@@ -100,10 +165,7 @@ async def start_lab(
         dns_servers=[ddns.address],
         group=SEED_GROUP,
         zone=ZONE,
-        routers=[
-            LabRouter(name, site=name, management=[{"host": e.host, "port": e.port}])
-            for name, e in endpoints.items()
-        ],
+        routers=[_lab_router(name, text, endpoints[name], twins or []) for name, text in configs],
         defaults={"login": {"username": USERNAME, "password": {"file": "secrets/router-password"}}},
         extra_settings={
             "ssh": {
@@ -117,6 +179,20 @@ async def start_lab(
         },
     )
     return RunningLab(directory, config_path, registry, ddns, sim, endpoints)
+
+
+def _lab_router(name: str, text: str, endpoint: RouterEndpoint, twins: list[Twin]) -> LabRouter:
+    management = [{"host": endpoint.host, "port": endpoint.port}]
+    if not any(t.name == name for t in twins):
+        return LabRouter(name, site=name, management=management)
+    entry = _twin_inventory(name, text, SEED_GROUP)
+    return LabRouter(
+        name,
+        site=name,
+        management=management,
+        ddns=entry.get("ddns"),
+        ddns_hostname=entry.get("ddns_hostname"),
+    )
 
 
 def _router_password(directory: Path) -> str:
@@ -200,6 +276,7 @@ async def run_lab_forever(
     extra_routers: int = 0,
     fast: bool = False,
     latency: float = 0.0,
+    twins: list[Twin] | None = None,
     on_ready: Callable[[Path, int], None] | None = None,
 ) -> None:
     """``nmops lab up``: start, announce, serve the control socket until SIGINT/SIGTERM or
@@ -209,7 +286,9 @@ async def run_lab_forever(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     timings = dataclasses.replace(Timings.fast() if fast else Timings(), reply_delay=latency)
-    lab = await start_lab(directory, extra_routers=extra_routers, fast=fast, timings=timings)
+    lab = await start_lab(
+        directory, extra_routers=extra_routers, fast=fast, timings=timings, twins=twins
+    )
     server = await serve_control(lab, stop)
     try:
         if on_ready is not None:

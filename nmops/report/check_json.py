@@ -52,6 +52,7 @@ def _router(r: RouterReport) -> dict[str, Any] | None:
         "uptime": f.version.uptime if f.version else None,
         "reload_cause": f.version.reload_cause if f.version else None,
         "addresses": {family: [str(a) for a in addrs] for family, addrs in f.addresses.items()},
+        "interfaces": dict(f.interfaces),
         "nm": None
         if nm is None
         else {

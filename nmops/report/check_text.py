@@ -1,5 +1,9 @@
 """``nmops check`` on a terminal: a table, one row per router and family, and a summary (pure:
-returns renderables, the CLI prints them)."""
+returns renderables, the CLI prints them).
+
+Every cell that holds text from a router, a DNS server or the config is a ``Text``, never a
+markup string: a router that prints ``[/]`` must not break the table (rich raises
+MarkupError) and one that prints ``[bold]`` or an escape sequence must not restyle it."""
 
 from __future__ import annotations
 
@@ -18,6 +22,15 @@ _STYLE = {
     ExitCode.CRITICAL: "bold red",
     ExitCode.UNKNOWN: "magenta",
 }
+
+
+def plain(value: object) -> Text:
+    """``value`` shown as it is: no markup, no emoji codes, and control characters other
+    than line breaks escaped (``\\x1b``), so none reaches the terminal."""
+    text = str(value)
+    if not all(c == "\n" or c.isprintable() for c in text):
+        text = "".join(c if c == "\n" or c.isprintable() else repr(c)[1:-1] for c in text)
+    return Text(text)
 
 
 def _servers_column(n: NameResult) -> str:
@@ -47,13 +60,13 @@ def check_table(report: CheckReport, *, only_problems: bool = False) -> Table:
                 continue
             detail = "\n".join(x for x in (n.detail, _servers_column(n)) if x)
             table.add_row(
-                router.name,
-                n.family,
-                n.fqdn,
+                plain(router.name),
+                plain(n.family),
+                plain(n.fqdn),
                 _status_text(n),
-                "\n".join(map(str, n.addresses)) or "-",
-                "-" if n.ttl is None else str(n.ttl),
-                detail,
+                plain("\n".join(map(str, n.addresses)) or "-"),
+                plain("-" if n.ttl is None else n.ttl),
+                plain(detail),
             )
     return table
 
@@ -71,7 +84,8 @@ def router_table(report: CheckReport, *, only_problems: bool = False) -> Table |
         facts = r.facts
         assert facts is not None
         for f in r.findings:
-            table.add_row(r.name, Text(f.status.value, style=_STYLE[severity(f.status)]), f.detail)
+            status = Text(f.status.value, style=_STYLE[severity(f.status)])
+            table.add_row(plain(r.name), status, plain(f.detail))
         if only_problems or not facts.reachable:
             continue
         addrs = "; ".join(
@@ -84,7 +98,7 @@ def router_table(report: CheckReport, *, only_problems: bool = False) -> Table |
         )
         saved = "saved" if facts.saved else "UNSAVED"
         details = [f"via {facts.path}", addrs, nm, peers or "no IKE SA", saved]
-        table.add_row(r.name, Text("facts", style="dim"), " | ".join(details))
+        table.add_row(plain(r.name), Text("facts", style="dim"), plain(" | ".join(details)))
     return table
 
 

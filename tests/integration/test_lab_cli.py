@@ -130,10 +130,10 @@ def test_trust_an_unreachable_router_fails(lab: LabThread) -> None:
 class LabProcess:
     """`nmops lab up --dir D --fast` in the background."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *extra: str) -> None:
         self.directory = directory
         self.proc = subprocess.Popen(
-            [str(NMOPS), "lab", "up", "--dir", str(directory), "--fast"],
+            [str(NMOPS), "lab", "up", "--dir", str(directory), "--fast", *extra],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -221,7 +221,7 @@ def test_lab_up_fault_check_clear_down(lab_process: LabProcess) -> None:
     assert statuses == {
         (TOKYO, "ipv4"): "ok",
         (TOKYO, "ipv6"): "ok",
-        (KAGAWA, "ipv4"): "ok",
+        (KAGAWA, "ipv4"): "stale",  # NetMeister hears at the client's next update
         (KAGAWA, "ipv6"): "stale",
     }
 
@@ -259,3 +259,22 @@ def test_lab_up_stops_cleanly_on_sigterm(lab_process: LabProcess) -> None:
     assert "Traceback" not in lab_process.stderr()
     assert not (lab_process.directory / "control.sock").exists()
     assert all(refused(port) for port in router_ports)
+
+
+def test_lab_up_with_a_twin_from_a_file(tmp_path: Path) -> None:
+    branch = Path(__file__).resolve().parents[1] / "data" / "ix" / "branch-bgp.conf"
+    process = LabProcess(tmp_path / "lab-run", "--router-config", f"ix-branch={branch}")
+    try:
+        process.wait_for("ready", timeout=30)
+        assert any(line.startswith("3 routers; config: ") for line in process.lines)
+        config = str(tmp_path / "lab-run" / "nmops.yaml")
+        done = nmops("check", "--config", config, "--router", "ix-branch")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "branch.fetburner.v6.nmddns.jp" in done.stdout
+        assert nmops("lab", "down", "--dir", str(tmp_path / "lab-run")).returncode == 0
+        assert process.proc.wait(10) == 0
+    finally:
+        process.kill()
+    bad = nmops("lab", "up", "--dir", str(tmp_path / "x"), "--router-config", "nofile")
+    assert bad.returncode == 3
+    assert "NAME=FILE" in bad.stderr

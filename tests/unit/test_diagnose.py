@@ -19,8 +19,10 @@ from nmops.diagnose import (
 )
 from nmops.dns.addresses import IPAddress
 from nmops.dns.classify import NameResult, ServerResult
+from nmops.ix import lines, routerconfig
 from nmops.ix.observed import RouterFacts
 from nmops.ix.parsers import IkeSa
+from nmops.ix.routerconfig import Tunnel
 from nmops.status import Status
 
 V4_IF, V6_IF = "GigaEthernet0.1", "GigaEthernet2.0"
@@ -48,20 +50,28 @@ def facts(
     reachable: bool = True,
     addresses: dict[str, tuple[IPAddress, ...]] | None = None,
     ike: tuple[IkeSa, ...] = (),
+    tunnels: tuple[Tunnel, ...] = (),
     saved: bool | None = True,
     error: str | None = None,
     locked: bool = False,
     unreadable: bool = False,
+    running: str | None = None,
 ) -> RouterFacts:
+    addresses = addresses if addresses is not None else {}
+    config = lines.parse(running) if running is not None else None
     return RouterFacts(
         "ix2215-tokyo",
         reachable,
         error=error,
-        addresses=addresses if addresses is not None else {},
+        addresses=addresses,
+        interfaces={f: V4_IF if f == "ipv4" else V6_IF for f in addresses},
         ike=ike,
+        tunnels=tunnels,
         saved=saved,
         locked=locked,
         unreadable=unreadable,
+        running=config,
+        netmeister=routerconfig.netmeister(config) if config is not None else None,
     )
 
 
@@ -81,12 +91,34 @@ def name(
 def sa(
     tunnel: str,
     remote: str,
-    peer_fqdn: str | None,
+    peer: str | None,
     *,
     local: str = "198.51.100.1",
     state: str = "established",
-) -> IkeSa:
-    return IkeSa(tunnel, ip(local), 500, ip(remote), 500, peer_fqdn, state)
+) -> tuple[IkeSa, Tunnel | None]:
+    """An SA and its tunnel as the running config says (``peer``: the FQDN written in the
+    tunnel's `ikev2 peer-fqdn-ipv4/6` line, as typed; an address for `ikev2 peer ADDRESS`;
+    None for an SA whose tunnel the config does not hold)."""
+    ike = IkeSa(tunnel, ip(local), 500, ip(remote), 500, state)
+    if peer is None:
+        return ike, None
+    family = "6" if ":" in remote else "4"
+    line = (
+        f"ikev2 peer {peer} authentication psk id keyid x"
+        if peer[0].isdigit()
+        else f"ikev2 peer-fqdn-ipv{family} {peer} authentication psk id keyid x"
+    )
+    config = lines.parse(
+        f"interface {tunnel}\n  tunnel mode ipsec-ikev2\n  {line}\n  no shutdown\n"
+    )
+    (parsed,) = routerconfig.tunnels(config)
+    return ike, parsed
+
+
+def with_sas(*pairs: tuple[IkeSa, Tunnel | None]) -> RouterFacts:
+    return facts(
+        ike=tuple(p[0] for p in pairs), tunnels=tuple(p[1] for p in pairs if p[1] is not None)
+    )
 
 
 # --- expectation -----------------------------------------------------------------------------
@@ -147,7 +179,7 @@ V6_NONE = name("ix2215-tokyo.fetburner.v6.nmddns.jp", "ipv6", Status.MISSING, ()
     ],
 )
 def test_with_router_truth_unchanged(result: NameResult, observed: RouterFacts | None) -> None:
-    assert with_router_truth(result, router(), observed) is result
+    assert with_router_truth(result, observed) is result
 
 
 @pytest.mark.parametrize(
@@ -178,7 +210,7 @@ def test_with_router_truth_unchanged(result: NameResult, observed: RouterFacts |
 def test_with_router_truth_no_address(
     result: NameResult, addresses: dict[str, tuple[IPAddress, ...]], detail: str
 ) -> None:
-    got = with_router_truth(result, router(), facts(addresses=addresses))
+    got = with_router_truth(result, facts(addresses=addresses))
     assert got.status is Status.NO_ADDRESS
     assert got.detail == detail
     # Only status and detail change: what DNS said stays on the record.
@@ -206,7 +238,7 @@ PARTIAL_OK = {KAGAWA_V4: name(KAGAWA_V4, "ipv4", Status.OK, ips(KAGAWA_NOW_V4), 
 
 
 @pytest.mark.parametrize(
-    ("ike_sa", "names", "status", "fqdn"),
+    ("ike_pair", "names", "status", "fqdn"),
     [
         # DNS is right and the SA uses what it says.
         (sa("Tunnel2.0", KAGAWA_NOW_V4, KAGAWA_V4), NAMES_OK, Status.OK, KAGAWA_V4),
@@ -245,8 +277,11 @@ PARTIAL_OK = {KAGAWA_V4: name(KAGAWA_V4, "ipv4", Status.OK, ips(KAGAWA_NOW_V4), 
         (sa("Tunnel3.0", "203.0.113.50", OSAKA), NAMES_OK, None, OSAKA),
         (sa("Tunnel3.0", "203.0.113.50", OSAKA.upper() + "."), NAMES_OK, None, OSAKA),
         (sa("Tunnel2.0", KAGAWA_NOW_V4, KAGAWA_V4), {}, None, KAGAWA_V4),
-        # An SA without a peer FQDN (address-configured peer): nothing to judge by.
+        # An SA whose tunnel the config does not hold: nothing to judge by.
         (sa("Tunnel4.0", "203.0.113.60", None), NAMES_OK, None, None),
+        # A tunnel with a fixed peer address (a hub): judged against that address.
+        (sa("Tunnel5.0", "203.0.113.60", "203.0.113.60"), NAMES_OK, Status.OK, None),
+        (sa("Tunnel5.0", "203.0.113.61", "203.0.113.60"), {}, Status.PEER_STALE, None),
         # The name itself is not ok in DNS: that is the name's finding, not the SA's.
         (sa("Tunnel2.0", OLD_V4, KAGAWA_V4), only_v4(Status.STALE, KAGAWA_NOW_V4), None, KAGAWA_V4),
         (
@@ -268,9 +303,13 @@ PARTIAL_OK = {KAGAWA_V4: name(KAGAWA_V4, "ipv4", Status.OK, ips(KAGAWA_NOW_V4), 
     ],
 )
 def test_peer_views(
-    ike_sa: IkeSa, names: dict[str, NameResult], status: Status | None, fqdn: str | None
+    ike_pair: tuple[IkeSa, Tunnel | None],
+    names: dict[str, NameResult],
+    status: Status | None,
+    fqdn: str | None,
 ) -> None:
-    (got,) = peer_views(facts(ike=(ike_sa,)), names)
+    ike_sa, tunnel = ike_pair
+    (got,) = peer_views(with_sas(ike_pair), names)
     assert got.status is status
     assert got.peer_fqdn == fqdn
     assert (got.tunnel, got.remote, got.local, got.state) == (
@@ -279,11 +318,17 @@ def test_peer_views(
         ike_sa.local,
         ike_sa.state,
     )
-    if status is Status.PEER_STALE:
+    if status is Status.PEER_STALE and fqdn is None:
+        assert tunnel is not None
+        assert got.detail == (
+            f"{ike_sa.tunnel} talks to {ike_sa.remote}, its config says {tunnel.peer_address}"
+        )
+    elif status is Status.PEER_STALE:
         assert fqdn is not None
         shown = ", ".join(str(a) for a in names[fqdn].addresses)
         assert got.detail == (
-            f"{ike_sa.tunnel} talks to {ike_sa.remote} but {fqdn} is {shown}: clear the SA"
+            f"{ike_sa.tunnel} talks to {ike_sa.remote} but {fqdn} is {shown}: "
+            "renegotiate the tunnel"
         )
     else:
         assert got.detail is None
@@ -295,7 +340,7 @@ def test_peer_views_keep_every_sa_in_order() -> None:
         sa("Tunnel2.0", "198.51.100.99", KAGAWA_V4, state="negotiating"),
         sa("Tunnel3.0", "203.0.113.60", None),
     )
-    views = peer_views(facts(ike=sas), NAMES_OK)
+    views = peer_views(with_sas(*sas), NAMES_OK)
     assert [(v.tunnel, v.status, v.state) for v in views] == [
         ("Tunnel1.0", Status.OK, "established"),
         ("Tunnel2.0", Status.PEER_STALE, "negotiating"),
@@ -392,4 +437,98 @@ def one(status: Status, detail: str, tunnel: str | None = None) -> tuple[Finding
 def test_router_findings(
     observed: RouterFacts | None, peers: tuple[PeerView, ...], expected: tuple[Finding, ...]
 ) -> None:
-    assert router_findings(observed, peers) == expected
+    assert router_findings(router(), observed, peers) == expected
+
+
+# --- ddns-config: the router's own `nm` lines ------------------------------------------------
+
+NM_OK = """\
+nm ip enable
+nm account fetburner password plain x
+nm ddns notify interface GigaEthernet0.1 protocol ip
+nm ddns notify interface GigaEthernet2.0 protocol ipv6
+interface GigaEthernet0.0
+  ipv6 enable
+  ipv6 nd proxy GigaEthernet2.0
+interface GigaEthernet2.0
+  ipv6 enable
+  ipv6 nd ra enable
+"""
+# DHCPv6-PD / autoconfig: the WAN carries the global address and is what must be notified.
+WAN_SIDE = """\
+nm ip enable
+nm account fetburner password plain x
+nm ddns notify interface GigaEthernet0.1 protocol ip
+nm ddns notify interface GigaEthernet0.0 protocol ipv6
+interface GigaEthernet0.0
+  ipv6 enable
+  ipv6 address autoconfig receive-default
+interface GigaEthernet2.0
+  ipv6 enable
+  ipv6 nd ra enable
+"""
+
+
+def ddns_router(ipv6: str = V6_IF) -> Router:
+    return Router.model_validate({"name": "ix2215-tokyo", "ddns": {"ipv4": V4_IF, "ipv6": ipv6}})
+
+
+@pytest.mark.parametrize(
+    ("inventory_v6", "running", "details"),
+    [
+        (V6_IF, NM_OK, []),
+        ("GigaEthernet0.0", WAN_SIDE, []),
+        (
+            V6_IF,
+            NM_OK.replace("nm ip enable\n", ""),
+            ["`nm ip enable` is missing: NetMeister is off"],
+        ),
+        (
+            V6_IF,
+            NM_OK.replace("nm ddns notify interface GigaEthernet2.0 protocol ipv6\n", ""),
+            [
+                "no `nm ddns notify interface GigaEthernet2.0 protocol ipv6` line: the ipv6 "
+                "name is not updated"
+            ],
+        ),
+        (
+            V6_IF,
+            NM_OK.replace("GigaEthernet2.0 protocol ipv6", "GigaEthernet0.0 protocol ipv6"),
+            [
+                "`nm ddns notify` for ipv6 names GigaEthernet0.0, the inventory says "
+                "GigaEthernet2.0",
+                "IPv6 is notified on GigaEthernet0.0, but the config puts the global IPv6 "
+                "address on GigaEthernet2.0",
+            ],
+        ),
+        # The inventory follows the config, but the config notifies the wrong side.
+        (
+            "GigaEthernet0.0",
+            NM_OK.replace("GigaEthernet2.0 protocol ipv6", "GigaEthernet0.0 protocol ipv6"),
+            [
+                "IPv6 is notified on GigaEthernet0.0, but the config puts the global IPv6 "
+                "address on GigaEthernet2.0"
+            ],
+        ),
+        # WAN-side IPv6 notified on the LAN: wrong, whatever the inventory says.
+        (
+            V6_IF,
+            WAN_SIDE.replace("GigaEthernet0.0 protocol ipv6", "GigaEthernet2.0 protocol ipv6"),
+            [
+                "IPv6 is notified on GigaEthernet2.0, but the config puts the global IPv6 "
+                "address on GigaEthernet0.0"
+            ],
+        ),
+    ],
+)
+def test_ddns_config_findings(inventory_v6: str, running: str, details: list[str]) -> None:
+    got = router_findings(ddns_router(inventory_v6), facts(running=running), ())
+    assert [f.detail for f in got] == details
+    assert all(f.status is Status.DDNS_CONFIG for f in got)
+
+
+def test_router_without_ddns_has_no_ddns_findings() -> None:
+    hub = Router.model_validate({"name": "hub"})
+    assert hub.families() == []
+    assert router_findings(hub, facts(running="hostname hub\n"), ()) == ()
+    assert router_findings(hub, facts(running="hostname hub\n", saved=False), ()) == (UNSAVED,)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from nmops.errors import RouterError
 from nmops.ix import dialect
-from nmops.ix.dialect import Mode, UnsafeArgument
+from nmops.ix.dialect import Mode, ReadCommand, UnsafeArgument
+
+# Other tools' prompt regexes (IX-CLI.md), to show ours accepts no more than they do.
+OXIDIZED_PROMPT_RE = re.compile(r"^(\([\w.-]*\)\s[#$]|^\S+[$#]\s?)$")
+STRICT_PROMPT_RE = re.compile(r"^[A-Za-z0-9._-]+(\([^)]*\))?[#%] ?$")
 
 # (line, expected classification, Oxidized regex matches, stricter regex matches)
 PROMPTS = [
@@ -48,31 +54,27 @@ def test_classify_prompt(
 ) -> None:
     assert dialect.classify_prompt(line) == expected
     bare = line.rstrip("\r\n")
-    assert bool(dialect.OXIDIZED_PROMPT_RE.match(bare)) is oxidized
-    assert bool(dialect.STRICT_PROMPT_RE.match(bare)) is strict
+    assert bool(OXIDIZED_PROMPT_RE.match(bare)) is oxidized
+    assert bool(STRICT_PROMPT_RE.match(bare)) is strict
     # Whatever we accept, the stricter public regex accepts too.
     if expected is not None:
-        assert dialect.STRICT_PROMPT_RE.match(bare)
-
-
-def test_prompt_search_finds_prompt_only_at_end_of_buffer() -> None:
-    assert dialect.PROMPT_SEARCH_RE.search("show version\r\nfoo\nrouter(config)# ")
-    assert not dialect.PROMPT_SEARCH_RE.search("router(config)# \nstill printing")
+        assert STRICT_PROMPT_RE.match(bare)
 
 
 @pytest.mark.parametrize(
-    ("current", "target", "takeover", "steps"),
+    ("current", "target", "steps"),
     [
-        (Mode.OPERATION, Mode.CONFIG, False, ("enable-config",)),
-        (Mode.OPERATION, Mode.CONFIG, True, ("svintr-config",)),
-        (Mode.CONFIG, Mode.OPERATION, False, ("exit",)),
-        (Mode.CONFIG_SUB, Mode.CONFIG, False, ("configure",)),
-        (Mode.CONFIG_SUB, Mode.OPERATION, False, ("configure", "exit")),
-        (Mode.CONFIG, Mode.CONFIG, False, ()),
+        (Mode.OPERATION, Mode.CONFIG, ("enable-config",)),
+        (Mode.CONFIG, Mode.OPERATION, ("exit",)),
+        (Mode.CONFIG_SUB, Mode.CONFIG, ("configure",)),
+        (Mode.CONFIG_SUB, Mode.OPERATION, ("configure", "exit")),
+        (Mode.CONFIG, Mode.CONFIG, ()),
     ],
 )
-def test_mode_change(current: Mode, target: Mode, takeover: bool, steps: tuple[str, ...]) -> None:
-    assert dialect.mode_change(current, target, takeover=takeover) == steps
+def test_mode_change(current: Mode, target: Mode, steps: tuple[str, ...]) -> None:
+    got = dialect.mode_change(current, target)
+    assert tuple(c.text for c in got) == steps
+    assert all(dialect.is_read_command(c.text) for c in got)
 
 
 def test_monitor_user_cannot_enter_config() -> None:
@@ -144,7 +146,20 @@ def test_clean_output_strips_paging_prompts_and_crlf() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["GigaEthernet0.1", "GigaEthernet2.0", "Tunnel1.0", "Loopback0.0", "BVI0", "FastEthernet0/0.1"],
+    [
+        "GigaEthernet0.1",
+        "GigaEthernet2.0",
+        "Tunnel1.0",
+        "Loopback0.0",
+        "BVI0",
+        "FastEthernet0/0.1",
+        # Seen in real IX configs; one pattern for config, dialect and lab (nmops.names).
+        "BRI0.0",
+        "USB-Serial0.0",
+        "FastEthernet1/0:2.0",
+        "GigaEthernet2:1.0",
+        "Null0.0",
+    ],
 )
 def test_valid_interface_names(name: str) -> None:
     assert dialect.validate_interface_name(name) == name
@@ -208,21 +223,20 @@ def test_unsafe_config_line_message_hides_the_line() -> None:
     assert "s3cret" not in str(info.value)
 
 
-def test_command_formats_after_validation() -> None:
-    assert dialect.command("show_version") == "show version"
+def test_read_command_formats_after_validation() -> None:
+    assert dialect.read_command("show_version") == ReadCommand("show version")
     assert (
-        dialect.command("show_ipv6_interface", ifname="GigaEthernet2.0")
+        dialect.read_command("show_ipv6_interface", ifname="GigaEthernet2.0").text
         == "show ipv6 interface GigaEthernet2.0"
     )
-    assert dialect.command("negate", line="ip address 10.0.0.1/24") == "no ip address 10.0.0.1/24"
     with pytest.raises(UnsafeArgument):
-        dialect.command("show_ip_interface", ifname="GigaEthernet2.0\nreload")
+        dialect.read_command("show_ip_interface", ifname="GigaEthernet2.0\nreload")
     with pytest.raises(ValueError, match="takes"):
-        dialect.command("show_ip_interface")
+        dialect.read_command("show_ip_interface")
     with pytest.raises(ValueError, match="takes"):
-        dialect.command("show_version", ifname="GigaEthernet2.0")
+        dialect.read_command("show_version", ifname="GigaEthernet2.0")
     with pytest.raises(ValueError, match="unknown"):
-        dialect.command("erase_everything")
+        dialect.read_command("write_memory")  # a change command is not a read command
 
 
 @pytest.mark.parametrize(
@@ -235,19 +249,82 @@ def test_command_formats_after_validation() -> None:
     ],
 )
 def test_family_commands(model: str, startup: str, nm: str) -> None:
-    assert dialect.startup_config_command(model) == startup
-    assert dialect.nm_status_command(model) == nm
+    assert dialect.startup_config_command(model).text == startup
+    assert dialect.nm_status_command(model).text == nm
 
 
-def test_command_table_matches_the_cli() -> None:
-    expected = {
+def test_command_tables_match_the_cli() -> None:
+    read = {
         "enter_config": "enable-config",
-        "takeover_config": "svintr-config",
         "terminal_length": "terminal length 0",
         "terminal_width": "terminal width 512",
-        "write_memory": "write memory",
-        "reload_confirm": "yes",
         "show_running": "show running-config",
         "show_ikev2_sa": "show ikev2 sa",
     }
-    assert {key: dialect.COMMANDS[key] for key in expected} == expected
+    change = {
+        "takeover_config": "svintr-config",
+        "write_memory": "write memory",
+        "reload_confirm": "yes",
+    }
+    assert {key: dialect.READ_COMMANDS[key] for key in read} == read
+    assert {key: dialect.CHANGE_COMMANDS[key] for key in change} == change
+    # Nothing that changes the router, or takes config mode over, is a read command.
+    assert not set(dialect.READ_COMMANDS.values()) & set(dialect.CHANGE_COMMANDS.values())
+
+
+# Every control character (and DEL, and `?`): the line editor would act on it.
+CONTROLS = [chr(c) for c in range(0x20)] + ["\x7f", "?"]
+SHOWS = ["show version", "show running-config", "show ip interface GigaEthernet0.1"]
+
+
+@pytest.mark.parametrize("char", CONTROLS, ids=lambda c: f"0x{ord(c):02x}")
+@pytest.mark.parametrize("where", ["start", "middle", "end"])
+def test_no_control_character_makes_a_read_command(char: str, where: str) -> None:
+    for show in SHOWS:
+        cut = len(show) // 2
+        text = {"start": char + show, "middle": show[:cut] + char + show[cut:], "end": show + char}[
+            where
+        ]
+        assert not dialect.is_read_command(text)
+        with pytest.raises(UnsafeArgument):
+            dialect.validate_config_line(text)
+    with pytest.raises(UnsafeArgument):
+        dialect.read_command("show_ip_interface", ifname=f"GigaEthernet0.1{char}")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "show version",
+        "show ip interface GigaEthernet0.1",
+        "show ipv6 interface GigaEthernet2:1.0",
+        "terminal length 0",
+        "exit",
+    ],
+)
+def test_read_commands_are_exact(text: str) -> None:
+    assert dialect.is_read_command(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # `show ` followed by anything is not enough.
+        "show version\x08\x08\x08\x08\x08\x08\x08\x08\x08\x08\x08\x08write memory",
+        "show running-config | write memory",
+        "show ip interface GigaEthernet0.1 extra",
+        "show ip interface Gig;reload",
+        "show frobnicate",
+        "show",
+        "svintr-config",
+        "write memory",
+        "reload",
+        "yes",
+        "configure terminal",
+        "terminal length 24",
+        " show version",
+        "show  version",
+    ],
+)
+def test_anything_else_is_not_a_read_command(text: str) -> None:
+    assert not dialect.is_read_command(text)

@@ -44,6 +44,7 @@ def test_status_values_are_stable() -> None:
         "unreachable",
         "unsaved",
         "locked",
+        "ddns-config",
     }
 
 
@@ -66,6 +67,7 @@ SEVERITY: dict[Status, tuple[ExitCode, ExitCode]] = {
     Status.UNREACHABLE: (WARNING, WARNING),
     Status.UNSAVED: (WARNING, WARNING),
     Status.LOCKED: (WARNING, WARNING),
+    Status.DDNS_CONFIG: (WARNING, WARNING),
 }
 
 

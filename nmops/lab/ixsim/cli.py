@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from nmops.ix import formats, lines
 from nmops.lab.ixsim import show, texts
-from nmops.lab.ixsim.config import Outcome, block_prompt
 from nmops.lab.ixsim.router import SimRouter
 from nmops.names import is_interface
 
@@ -21,6 +21,7 @@ class Reply:
     output: str = ""  # lines joined by "\n"; the server adds CRs
     close: bool = False  # the session ends (logout)
     reload: bool = False  # the router reloads once this reply is sent
+    delay: float = 0.0  # seconds the router takes before it answers (saving)
 
 
 def _lines(*lines: str) -> Reply:
@@ -35,19 +36,19 @@ class CliSession:
     def __init__(self, router: SimRouter, on_drop: Callable[[], None] | None = None) -> None:
         self.router = router
         self.in_config = False
-        self.block: str | None = None  # header of the config block the session is in
+        self.context: tuple[str, ...] = ()  # the config block the session is in
         self.page_length = texts.DEFAULT_PAGE_LENGTH  # 0: no paging
         self.width = texts.DEFAULT_WIDTH
         self._question: Callable[[str], Reply] | None = None
         self._on_drop = on_drop
-        router.attach(self)
+        self.accepted = router.attach(self)  # False: the router has no session left
 
     # --- SessionHandle ------------------------------------------------------------------
 
     def config_taken_over(self) -> None:
         """Another session ran `svintr-config`: back to operation mode."""
         self.in_config = False
-        self.block = None
+        self.context = ()
 
     def drop(self) -> None:
         if self._on_drop is not None:
@@ -64,15 +65,14 @@ class CliSession:
         host = self.router.hostname
         if not self.in_config:
             return f"{host}# "
-        if self.block is None:
+        if not self.context:
             return f"{host}(config)# "
-        return f"{host}(config-{block_prompt(self.block)})# "
+        return f"{host}(config-{submode(self.context)})# "
 
     def help_words(self) -> list[str]:
         if not self.in_config:
             return ["configure", "enable-config", "exit", "show", "svintr-config"]
-        keywords = texts.TOP_KEYWORDS if self.block is None else texts.BLOCK_KEYWORDS
-        return sorted(keywords | {"exit", "reload", "show", "terminal", "write"})
+        return ["exit", "no", "reload", "show", "terminal", "write"]
 
     def ctrl_z(self) -> Reply:
         """CNTL/Z leaves config mode altogether."""
@@ -110,14 +110,14 @@ class CliSession:
 
     def _enter_config(self, *, takeover: bool) -> Reply:
         if not self.router.enter_config(self, takeover=takeover):
-            return _lines(texts.OCCUPIED, texts.OCCUPIED_HINT)
+            return _lines(texts.OCCUPIED, formats.OCCUPIED_HINT)
         self.in_config = True
-        self.block = None
-        return Reply()
+        self.context = ()
+        return _lines(texts.ENTER_CONFIG)
 
     def _leave_config(self) -> None:
         self.in_config = False
-        self.block = None
+        self.context = ()
         self.router.leave_config(self)
 
     # --- config mode --------------------------------------------------------------------
@@ -127,40 +127,36 @@ class CliSession:
         if head == "show":
             return self._show(words[1:])
         if head in ("configure", "enable-config", "svintr-config") and len(words) == 1:
-            self.block = None
+            self.context = ()
             return Reply()
         if head == "exit" and len(words) == 1:
-            if self.block is not None:
-                self.block = None
+            if self.context:
+                self.context = self.context[:-1]
             else:
                 self._leave_config()
             return Reply()
         if head == "write":
             if words[1:] == ["memory"]:
                 self.router.save()
-                return _lines(*texts.SAVE_LINES)
+                return Reply(_lines(*texts.SAVE_LINES).output, delay=self.router.timings.save_delay)
             return _lines(texts.INCOMPLETE) if len(words) == 1 else _invalid(words[1])
         if head == "copy":
             if words[1:] == ["running-config", "startup-config"]:
                 self.router.save()
-                return _lines(texts.COPY_LINE, *texts.SAVE_LINES)
+                out = _lines(texts.COPY_LINE, *texts.SAVE_LINES).output
+                return Reply(out, delay=self.router.timings.save_delay)
             return _lines(texts.INCOMPLETE) if len(words) == 1 else _invalid(words[-1])
         if head == "reload":
             return self._reload() if len(words) == 1 else _invalid(words[1])
         if head == "terminal":
             return self._terminal(words[1:])
-        if head == "clear":
-            if words[1:] == ["ikev2", "sa"]:
-                self.router.clear_ike()
-                return Reply()
-            return _lines(texts.INCOMPLETE) if len(words) == 1 else _invalid(words[1])
-        result = self.router.apply_config(line, self.block)
-        if result.outcome is Outcome.INVALID:
-            return _invalid(result.word)
-        if result.outcome is Outcome.INCOMPLETE:
-            return _lines(texts.INCOMPLETE)
-        self.block = result.block
-        return Reply()
+        if line.startswith("!"):
+            return Reply()  # a comment line is accepted and ignored [C]
+        result = self.router.type_config(self.context, line)
+        if result.error is not None:
+            return _lines(result.error)
+        self.context = result.context
+        return _lines(texts.RESTART_NOTICE) if result.notice else Reply()
 
     def _terminal(self, args: list[str]) -> Reply:
         if not args:
@@ -226,3 +222,17 @@ def _common_prefix(words: list[str], key: tuple[str, ...]) -> int:
             break
         count += 1
     return count
+
+
+def submode(context: tuple[str, ...]) -> str:
+    """The name in `HOST(config-NAME)# ` for the innermost block of ``context``."""
+    parent: str | None = None
+    kind: lines.BlockKind | None = None
+    for header in context:
+        kind = lines.block_kind(header, parent)
+        parent = kind.name if kind is not None else parent
+    if kind is None:
+        return "unknown"
+    match = kind.header.match(context[-1])
+    groups = match.groups() if match is not None else ()
+    return formats.SUBMODE_PROMPTS.get(kind.name, kind.name).format(*groups)

@@ -1,9 +1,11 @@
 """Which addresses an interface has, from the config and the lab's WAN (pure).
 
-As in the seed network: the PPPoE interface (`ip address ipcp`) gets the lab's PPPoE IPv4
-address; the IPv6 /64 arrives by RA on the WAN and is proxied (ND proxy) to the LAN, so the
-global IPv6 address sits on the LAN interface named by `ipv6 nd proxy IF` (or, without a
-proxy, the one sending RAs). Every interface with `ipv6 enable` has a link-local address.
+The PPPoE interface (`ip address ipcp`, or `dhcp` on a twin's WAN) gets the lab's WAN IPv4
+address. The router's global IPv6 address (in the lab's /64 for it) sits where the config
+puts it, by the same rule nmops reads configs with (`routerconfig.v6_global_interface`): the
+LAN interface the WAN proxies to (RA + ND proxy, the seed), or the interface with
+`ipv6 address autoconfig` (DHCPv6-PD / autoconfig on the WAN). Every interface with
+`ipv6 enable` has a link-local address.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from nmops.lab.ixsim.config import RunningConfig
+from nmops.ix import lines, routerconfig
 from nmops.lab.ixsim.wan import WanAddresses
 
 PPPOE_MTU = 1454
@@ -44,8 +46,9 @@ class V6State:
     mtu: int
 
 
-def _children(config: RunningConfig, ifname: str) -> list[str] | None:
-    return config.block(f"interface {ifname}")
+def _children(config: lines.Config, ifname: str) -> list[str] | None:
+    found = routerconfig.interface_lines(config, ifname)
+    return None if found is None else list(found)
 
 
 def _mtu(ifname: str, children: list[str]) -> int:
@@ -60,7 +63,7 @@ def _port(ifname: str) -> int:
     return offset + (int(match[1]) if match else 0)
 
 
-def ipv4_state(config: RunningConfig, wan: WanAddresses, ifname: str) -> V4State:
+def ipv4_state(config: lines.Config, wan: WanAddresses, ifname: str) -> V4State:
     children = _children(config, ifname)
     if children is None:
         return V4State(ifname, False, False, None, None, None, ETHERNET_MTU)
@@ -71,8 +74,8 @@ def ipv4_state(config: RunningConfig, wan: WanAddresses, ifname: str) -> V4State
     for child in children:
         if child == "ip address ipcp":
             address, origin = ipaddress.IPv4Interface((wan.pppoe_v4, 32)), "IPCP"
-        elif child == "ip address dhcp":
-            origin = "DHCP"  # the lab runs no DHCP server on the WAN
+        elif child.startswith("ip address dhcp"):
+            address, origin = ipaddress.IPv4Interface((wan.pppoe_v4, 32)), "DHCP"
         elif child.startswith("ip address "):
             try:
                 address = ipaddress.IPv4Interface(child.split()[2])
@@ -86,19 +89,7 @@ def ipv4_state(config: RunningConfig, wan: WanAddresses, ifname: str) -> V4State
     return V4State(ifname, True, admin_up, address, origin, unnumbered, _mtu(ifname, children))
 
 
-def v6_lan_interface(config: RunningConfig) -> str | None:
-    """The interface that carries the router's global IPv6 address."""
-    for _, children in config.blocks("interface "):
-        for child in children:
-            if child.startswith("ipv6 nd proxy "):
-                return child.split()[3]
-    for header, children in config.blocks("interface "):
-        if "ipv6 nd ra enable" in children:
-            return header.split()[1]
-    return None
-
-
-def ipv6_state(config: RunningConfig, wan: WanAddresses, ifname: str) -> V6State:
+def ipv6_state(config: lines.Config, wan: WanAddresses, ifname: str) -> V6State:
     children = _children(config, ifname)
     if children is None:
         return V6State(ifname, False, False, False, None, (), ETHERNET_MTU)
@@ -108,7 +99,7 @@ def ipv6_state(config: RunningConfig, wan: WanAddresses, ifname: str) -> V6State
     if not enabled or not admin_up:
         return V6State(ifname, True, admin_up, enabled, None, (), mtu)
     globals_: list[tuple[ipaddress.IPv6Interface, str]] = []
-    if v6_lan_interface(config) == ifname:
+    if routerconfig.v6_global_interface(config) == ifname:
         globals_.append((ipaddress.IPv6Interface((wan.v6_global, 64)), "RA"))
     for child in children:
         if child.startswith("ipv6 address "):
@@ -118,5 +109,5 @@ def ipv6_state(config: RunningConfig, wan: WanAddresses, ifname: str) -> V6State
     return V6State(ifname, True, admin_up, enabled, link_local, tuple(globals_), mtu)
 
 
-def interface_names(config: RunningConfig) -> list[str]:
-    return [header.split()[1] for header, _ in config.blocks("interface ")]
+def interface_names(config: lines.Config) -> list[str]:
+    return [block.line.split()[1] for block in config.blocks("interface")]

@@ -12,7 +12,8 @@ from pathlib import Path
 from nmops.dns.addresses import IPAddress
 from nmops.errors import NmopsError
 from nmops.lab.ddns import DdnsRegistry
-from nmops.lab.ixsim.router import FAULT_KINDS, SimRouter, State, Timings
+from nmops.lab.ixsim.faults import FAULT_KINDS
+from nmops.lab.ixsim.router import SimRouter, State, Timings
 from nmops.lab.ixsim.server import RouterServer, load_host_key
 from nmops.lab.ixsim.wan import WanAllocator
 
@@ -101,6 +102,16 @@ class SimLab:
                 host=host,
                 port=base_port + index if base_port else 0,
             )
+        owners: dict[str, str] = {}
+        for router in self.routers.values():
+            for fqdn in (router.ddns_names() or {}).values():
+                if owners.setdefault(fqdn, router.name) != router.name:
+                    self.routers.clear()
+                    self.servers.clear()
+                    raise LabError(
+                        f"{router.name} would register {fqdn}, as {owners[fqdn]} does: "
+                        "give one of them another hostname or `nm ddns hostname`"
+                    )
         for router in self.routers.values():
             router.power_on()
         try:

@@ -2,6 +2,11 @@
 
 No sockets here: the SSH server watches the router (``watchers``) and the CLI sessions call
 it. Timers run on the asyncio loop the lab was started in.
+
+The NetMeister client, as the lab models it: it registers every notify interface's address
+at boot, whenever its `nm` lines change (a re-added notify line, `nm ip enable` after
+`no nm ip enable`), and then only at its (long) request interval. So an address change
+leaves DNS stale until one of those, which is what a repair's re-registration is for.
 """
 
 from __future__ import annotations
@@ -16,43 +21,38 @@ from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
 from nmops.dns.addresses import IPAddress
+from nmops.ix import lines, routerconfig
 from nmops.lab.ddns import DdnsRegistry
-from nmops.lab.ixsim import ike, texts
-from nmops.lab.ixsim.config import Applied, Outcome, RunningConfig
-from nmops.lab.ixsim.interfaces import ipv4_state, ipv6_state, v6_lan_interface
+from nmops.lab.ixsim import faults, ike, texts
+from nmops.lab.ixsim.editing import Typed, type_line
+from nmops.lab.ixsim.faults import FAULT_KINDS, KINDS
+from nmops.lab.ixsim.grammar import Grammar
+from nmops.lab.ixsim.interfaces import ipv4_state, ipv6_state
 from nmops.lab.ixsim.wan import WanAddresses, WanAllocator
 
 log = logging.getLogger(__name__)
 
 JST = timezone(timedelta(hours=9), "JST")
-
-FAULT_KINDS = (
-    "ddns-v6-stuck",  # v6 registration stops updating until reboot (the seed's complaint)
-    "ddns-v4-stuck",
-    "address-change",  # new PPPoE address and IPv6 prefix at once; an event, not a state
-    "ike-peer-stale",  # SAs keep the peer's old address until cleared or reboot
-    "ssh-down",  # new SSH connections are refused
-    "config-locked",  # someone else sits in config mode
-    "slow",  # every reply is delayed
-    "reload-hangs",  # a reload never comes back (until the fault is cleared: power cycle)
-)
-_CLEARED_BY_RELOAD = frozenset(
-    {"ddns-v6-stuck", "ddns-v4-stuck", "ike-peer-stale", "config-locked"}
-)
+_FAMILY_RDTYPE = {4: "A", 6: "AAAA"}
 
 
 @dataclass(frozen=True)
 class Timings:
-    ddns_delay: float = 3.0  # boot or change -> DDNS registration; also IKE setup after boot
+    ddns_delay: float = 3.0  # boot or `nm` change -> DDNS registration; IKE after boot
     reload_delay: float = 20.0
     slow_delay: float = 0.5
-    nm_interval: float = 5 * 86400.0  # only shown as `Next Request`
+    save_delay: float = 1.0  # `write memory` takes a moment
+    nm_interval: float = 5 * 86400.0  # the NetMeister client's own request interval
     # Every reply waits this long: a real IX's CLI plus a WAN round trip (0: answer at once).
     reply_delay: float = 0.0
+    # After `yes` to the reload question the router may go on answering for a while (the
+    # session stays open, new logins still see the old uptime) before it really goes down.
+    reload_linger: float = 0.0
+    max_sessions: int = 4  # SSH sessions at once [?]: further ones are refused
 
     @classmethod
     def fast(cls) -> Timings:
-        return cls(ddns_delay=0.15, reload_delay=0.4, slow_delay=0.2)
+        return cls(ddns_delay=0.15, reload_delay=0.4, slow_delay=0.2, save_delay=0.05)
 
 
 class State(enum.Enum):
@@ -94,10 +94,13 @@ class SimRouter:
         zone: str = "nmddns.jp",
         timings: Timings | None = None,
         alive: Callable[[IPAddress], bool] | None = None,
+        model: str = texts.MODEL,
     ) -> None:
         self.name = name
-        self.startup = RunningConfig.from_text(config_text)
-        self.running = self.startup.copy()
+        self.model = model
+        self.grammar = Grammar(model)
+        self.startup = lines.parse(config_text)
+        self.running = self.startup
         self.wan = wan
         self.registry = registry
         self.allocator = allocator
@@ -109,16 +112,19 @@ class SimRouter:
         self.sessions: set[SessionHandle] = set()
         self.watchers: list[Callable[[SimRouter], None]] = []
         self.wake_cause = texts.WAKE_POWER_ON
-        self.started_at = datetime.now(JST)
+        self.started_at = datetime.now(JST).replace(microsecond=0)
         self.nm_last_request: datetime | None = None
         self.registered: dict[str, tuple[str, IPAddress]] = {}  # rdtype -> (fqdn, address)
+        self.reloads = 0  # `reload` confirmed, for tests that count them
         self._config_owner: SessionHandle | None = None
         self._booted = time.monotonic()
         self._sas: dict[str, ike.IkeSa] = {}
+        self._pinned: set[str] = set()  # tunnels whose SA `ike-peer-stale` holds on to
         self._ddns_timer: asyncio.TimerHandle | None = None
         self._ike_timer: asyncio.TimerHandle | None = None
         self._ike_ready = False
         self._boot_timer: asyncio.TimerHandle | None = None
+        self._nm_timer: asyncio.TimerHandle | None = None
         self._shown_clock: datetime | None = None
 
     # --- life cycle ---------------------------------------------------------------------
@@ -129,10 +135,12 @@ class SimRouter:
     def reload(self) -> None:
         """`reload` confirmed: every session drops; back after a delay with the startup config."""
         log.info("%s: reloading", self.name)
+        self.reloads += 1
         self.state = State.RELOADING
-        self.faults -= _CLEARED_BY_RELOAD
+        self.faults -= faults.cured_by("reboot")
         self._config_owner = None
         self._sas.clear()
+        self._pinned.clear()
         self._ike_ready = False
         self._cancel_timers()
         for session in list(self.sessions):
@@ -155,10 +163,12 @@ class SimRouter:
         self.sessions.clear()
 
     def _boot(self, cause: str) -> None:
-        self.running = self.startup.copy()
+        self.running = self.startup
         self.state = State.UP
         self.wake_cause = cause
-        self.started_at = datetime.now(JST)
+        # Strictly later than the last boot, as any real restart is.
+        now = datetime.now(JST).replace(microsecond=0)
+        self.started_at = max(now, self.started_at + timedelta(seconds=1))
         self._booted = time.monotonic()
         self._sas.clear()
         self._ike_ready = False
@@ -171,10 +181,10 @@ class SimRouter:
         self._notify()
 
     def _cancel_timers(self) -> None:
-        for timer in (self._ddns_timer, self._boot_timer, self._ike_timer):
+        for timer in (self._ddns_timer, self._boot_timer, self._ike_timer, self._nm_timer):
             if timer is not None:
                 timer.cancel()
-        self._ddns_timer = self._boot_timer = self._ike_timer = None
+        self._ddns_timer = self._boot_timer = self._ike_timer = self._nm_timer = None
 
     def _notify(self) -> None:
         for watcher in list(self.watchers):
@@ -210,16 +220,16 @@ class SimRouter:
     # --- faults -------------------------------------------------------------------------
 
     def fault(self, kind: str) -> None:
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault {kind!r}; known: {', '.join(FAULT_KINDS)}")
+        if kind not in KINDS:
+            raise faults.unknown(kind)
         log.info("%s: fault %s", self.name, kind)
         if kind == "address-change":
+            # New addresses; the NetMeister client tells DDNS at its next update, not now.
             self.wan = self.allocator.renew(self.wan)
-            self._schedule_ddns()
             self._notify()
             return
         if kind == "ike-peer-stale":
-            self.ike_sas()  # pin the SAs as they are now
+            self._pinned = {sa.tunnel for sa in self.ike_sas()}  # pin the SAs as they are now
         self.faults.add(kind)
         if kind == "config-locked":
             owner = self._config_owner
@@ -232,24 +242,38 @@ class SimRouter:
         kinds = set(self.faults) if kind is None else {kind}
         unknown = kinds - set(FAULT_KINDS)
         if unknown:
-            raise ValueError(
-                f"unknown fault {sorted(unknown)[0]!r}; known: {', '.join(FAULT_KINDS)}"
-            )
+            raise faults.unknown(sorted(unknown)[0])
         self.faults -= kinds
         if "config-locked" in kinds and self._config_owner is PHANTOM:
             self._config_owner = None
         if "ike-peer-stale" in kinds:
+            self._pinned.clear()
             self._sas.clear()  # the stuck SAs are torn down and renegotiated
-        if kinds & {"ddns-v4-stuck", "ddns-v6-stuck"}:
+        if any(KINDS[k].family is not None for k in kinds):
             self._schedule_ddns()
         if "reload-hangs" in kinds and self.state is State.HUNG:
             self._boot(texts.WAKE_POWER_ON)  # someone cycled the power
         self._notify()
 
+    def _cure(self, rung: str, family: int | None = None) -> None:
+        """A repair step of kind ``rung`` happened: the faults it cures go."""
+        cured = {
+            f
+            for f in self.faults & faults.cured_by(rung)
+            if family is None or KINDS[f].family in (None, family)
+        }
+        if cured:
+            log.info("%s: %s cures %s", self.name, rung, ", ".join(sorted(cured)))
+            self.faults -= cured
+
     # --- sessions and config mode -------------------------------------------------------
 
-    def attach(self, session: SessionHandle) -> None:
+    def attach(self, session: SessionHandle) -> bool:
+        """A new CLI session; False when the router already has as many as it allows."""
+        if len(self.sessions) >= self.timings.max_sessions:
+            return False
         self.sessions.add(session)
+        return True
 
     def detach(self, session: SessionHandle) -> None:
         self.sessions.discard(session)
@@ -271,29 +295,52 @@ class SimRouter:
         if self._config_owner is session:
             self._config_owner = None
 
-    @property
-    def config_owner(self) -> SessionHandle | None:
-        return self._config_owner
-
     # --- config -------------------------------------------------------------------------
 
     @property
     def hostname(self) -> str:
-        return self.running.hostname
+        return routerconfig.hostname(self.running) or "Router"
 
-    def apply_config(self, line: str, block: str | None) -> Applied:
-        result = self.running.apply(line, block)
-        if result.outcome in (Outcome.APPLIED, Outcome.ENTERED):
-            # Any change may touch the NetMeister lines, the hostname or an interface.
-            self._schedule_ddns()
+    def type_config(self, context: tuple[str, ...], line: str) -> Typed:
+        """A line typed in config mode at ``context``."""
+        before = self.running
+        result = type_line(before, context, line, self.grammar)
+        if result.error is None and result.changed:
+            self.running = result.config
+            self._config_changed(before, result.config)
         return result
 
+    def _config_changed(self, before: lines.Config, after: lines.Config) -> None:
+        old, new = routerconfig.netmeister(before), routerconfig.netmeister(after)
+        if new.enabled and not old.enabled:
+            self._cure("client-restart")
+        for family_name, ifname in new.notify.items():
+            if old.notify.get(family_name) != ifname:
+                self._cure("reregister", 4 if family_name == "ipv4" else 6)
+        renamed = new.hostname is None and routerconfig.hostname(before) != routerconfig.hostname(
+            after
+        )
+        if new != old or renamed:
+            self._schedule_ddns()  # the client acts on its new lines
+        self._bounced_tunnels(before, after)
+        self._notify()
+
+    def _bounced_tunnels(self, before: lines.Config, after: lines.Config) -> None:
+        """A tunnel taken down tears its SA down; brought up again, it renegotiates."""
+        was = {t.interface: t.up for t in routerconfig.tunnels(before)}
+        for tunnel in routerconfig.tunnels(after):
+            if was.get(tunnel.interface) and not tunnel.up:
+                self._sas.pop(tunnel.interface, None)
+                self._pinned.discard(tunnel.interface)
+                if "ike-peer-stale" in self.faults and not self._pinned:
+                    self.faults.discard("ike-peer-stale")
+
     def save(self) -> None:
-        self.startup = self.running.copy()
+        self.startup = self.running
 
     @property
     def unsaved(self) -> bool:
-        return self.running.render() != self.startup.render()
+        return not self.running.same_as(self.startup)
 
     # --- addresses ----------------------------------------------------------------------
 
@@ -310,8 +357,8 @@ class SimRouter:
         """The address IKE talks from: the PPPoE address, or the global IPv6 address."""
         if family == 4:
             return self.wan.pppoe_v4
-        lan = v6_lan_interface(self.running)
-        return self.address_of(lan, 6) if lan is not None else None
+        carrier = routerconfig.v6_global_interface(self.running)
+        return self.address_of(carrier, 6) if carrier is not None else None
 
     def owns(self, address: IPAddress) -> bool:
         return address in (self.wan.pppoe_v4, self.wan.v6_global)
@@ -320,14 +367,11 @@ class SimRouter:
 
     def ddns_names(self) -> dict[str, str] | None:
         """``{"A": fqdn, "AAAA": fqdn}`` from the NetMeister lines, or None when off."""
-        if "nm ip enable" not in set(self.running.top_lines()):
+        nm = routerconfig.netmeister(self.running)
+        if not nm.enabled or nm.group is None:
             return None
-        account = self.running.value("nm account")
-        if not account:
-            return None
-        group = account.split()[0].lower()
-        host = (self.running.value("nm ddns hostname") or self.hostname).lower()
-        return {"A": f"{host}.{group}.{self.zone}", "AAAA": f"{host}.{group}.v6.{self.zone}"}
+        host = (nm.hostname or self.hostname).lower()
+        return {"A": f"{host}.{nm.group}.{self.zone}", "AAAA": f"{host}.{nm.group}.v6.{self.zone}"}
 
     def _schedule_ddns(self) -> None:
         if self._ddns_timer is not None:
@@ -343,14 +387,11 @@ class SimRouter:
         names = self.ddns_names()
         if names is None:
             return
-        for line in self.running.top_lines():
-            words = line.split()
-            if words[:4] != ["nm", "ddns", "notify", "interface"] or len(words) != 7:
-                continue
-            ifname, protocol = words[4], words[6]
-            rdtype, family = ("A", 4) if protocol == "ip" else ("AAAA", 6)
-            if f"ddns-v{family}-stuck" in self.faults:
-                continue
+        for family_name, ifname in routerconfig.netmeister(self.running).notify.items():
+            family = 4 if family_name == "ipv4" else 6
+            rdtype = _FAMILY_RDTYPE[family]
+            if faults.blocking_registration(self.faults, family):
+                continue  # silently: the seed's failure shows nowhere on the router
             address = self.address_of(ifname, family)
             if address is None:
                 continue  # nothing to publish: the old record stays, as at NetMeister
@@ -358,6 +399,12 @@ class SimRouter:
             self.registered[rdtype] = (names[rdtype], address)
             log.debug("%s: DDNS %s %s -> %s", self.name, names[rdtype], rdtype, address)
         self.nm_last_request = datetime.now(JST)
+        # The client's own next request, at its interval (days on a real router).
+        if self._nm_timer is not None:
+            self._nm_timer.cancel()
+        self._nm_timer = asyncio.get_running_loop().call_later(
+            self.timings.nm_interval, self._register_ddns
+        )
 
     # --- IKE ----------------------------------------------------------------------------
 
@@ -365,19 +412,15 @@ class SimRouter:
         """The SAs as they stand now (re-resolving peers the way DPD would)."""
         if self.state is not State.UP or not self._ike_ready:
             return []
-        fams: dict[int, str] = {4: "A", 6: "AAAA"}
         self._sas = ike.refresh_sas(
             self._sas,
             ike.tunnel_peers(self.running),
             {4: self.own_address(4), 6: self.own_address(6)},
-            lambda fqdn, family: self.registry.get(fqdn, fams[family]),
+            lambda fqdn, family: self.registry.get(fqdn, _FAMILY_RDTYPE[family]),
             self.alive,
-            stale="ike-peer-stale" in self.faults,
+            pinned=self._pinned if "ike-peer-stale" in self.faults else set(),
         )
         return [self._sas[key] for key in sorted(self._sas)]
-
-    def clear_ike(self) -> None:
-        self._sas.clear()
 
     @property
     def _ike_setup(self) -> float:

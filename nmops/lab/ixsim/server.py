@@ -156,7 +156,11 @@ class _Connection(asyncssh.SSHServer):
         return ok
 
     def session_requested(self) -> asyncssh.SSHServerSession[str] | bool:
-        if self._conn is None or not self._server.router.reachable:
+        router = self._server.router
+        if self._conn is None or not router.reachable:
+            return False
+        if len(router.sessions) >= router.timings.max_sessions:
+            log.info("%s: session refused: %d already open", router.name, len(router.sessions))
             return False
         return _Session(self._server, self._conn)
 
@@ -197,6 +201,10 @@ class _Session(asyncssh.SSHServerSession[str]):
     def session_started(self) -> None:
         self._cli = CliSession(self._server.router, on_drop=self._drop)
         peer = self._conn.get_extra_info("peername")
+        if not self._cli.accepted:
+            self._server.log.event(self._number, f"refused {peer[0]}:{peer[1]}: too many sessions")
+            self._drop()
+            return
         self._server.log.event(self._number, f"login from {peer[0]}:{peer[1]}")
         self._write(self._cli.prompt())
         self._flush()
@@ -287,12 +295,22 @@ class _Session(asyncssh.SSHServerSession[str]):
             if self._closed:
                 return
         reply = cli.execute(key.line)
+        if reply.delay:
+            self._flush()
+            await asyncio.sleep(reply.delay)
+            if self._closed:
+                return
         self._write(term.page(reply.output, cli.page_length))
         if reply.close:
             self._drop()
             return
         if reply.reload:
-            self._server.router.reload()  # drops this session too
+            router = self._server.router
+            if timings.reload_linger:
+                # Still up a while: the session stays open, silent, and new logins work.
+                self._flush()
+                await asyncio.sleep(timings.reload_linger)
+            router.reload()  # drops this session too
             return
         if not term.paging:
             self._write(cli.prompt())

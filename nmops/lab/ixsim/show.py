@@ -1,13 +1,15 @@
 """`show` outputs of the simulated IX, each a function of the router's state.
 
-Formats follow IX-CLI.md: real transcripts where there are any, the project's chosen formats
-for `show ipv6 interface` and `show ikev2 sa`.
+Formats follow IX-CLI.md: real transcripts where there are any; the guessed ones
+(`show ipv6 interface`, `show ikev2 sa` ...) come from :mod:`nmops.ix.formats`, the one place
+that both this simulator and nmops's parsers take them from.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from nmops.ix import formats, lines
 from nmops.lab.ixsim import texts
 from nmops.lab.ixsim.ike import IKE_PORT
 from nmops.lab.ixsim.interfaces import interface_names, ipv4_state, ipv6_state
@@ -24,18 +26,21 @@ def _header(router: SimRouter) -> list[str]:
 
 
 def running_config(router: SimRouter) -> str:
-    return "\n".join(_header(router)) + "\n" + router.running.render()
+    return "\n".join(_header(router)) + "\n" + lines.render(router.running)
 
 
 def startup_config(router: SimRouter) -> str:
-    return "\n".join(_header(router)) + "\n" + router.startup.render()
+    """`show config`: the saved config, headed by its size line [C]."""
+    body = lines.render(router.startup)
+    size = f"Using {len(body.encode())} out of {texts.NVRAM_BYTES} bytes"
+    return "\n".join([size, *_header(router)]) + "\n" + body
 
 
 def version(router: SimRouter) -> str:
     minutes = int(router.uptime // 60)
     days, rest = divmod(minutes, 24 * 60)
     hours, minutes = divmod(rest, 60)
-    lines = [
+    out = [
         *texts.FIRMWARE_BANNER,
         f"{texts.COMPILED} by sw-build, coregen-10.7(18)",
         "",
@@ -46,7 +51,7 @@ def version(router: SimRouter) -> str:
         f"System started at {router.started_at.strftime(texts.CLOCK_FORMAT)}",
         f'System image file is "{texts.IMAGE_FILE}"',
     ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(out) + "\n"
 
 
 def _status(configured: bool, admin_up: bool, ifname: str) -> str:
@@ -57,40 +62,33 @@ def _status(configured: bool, admin_up: bool, ifname: str) -> str:
 
 def ip_interface(router: SimRouter, ifname: str) -> str:
     state = ipv4_state(router.running, router.wan, ifname)
-    lines = [_status(state.configured, state.admin_up, ifname)]
+    out = [_status(state.configured, state.admin_up, ifname)]
     if state.address is not None:
-        lines += [
+        out += [
             f"  Internet address is {state.address.with_prefixlen}",
             "  Broadcast address is 255.255.255.255",
             f"  Address determined by {state.origin}",
         ]
     elif state.unnumbered is not None:
-        lines.append(f"  Interface is unnumbered. Using address of {state.unnumbered}")
+        out.append(formats.UNNUMBERED_LINE.format(ifname=state.unnumbered))
     else:
-        lines.append("  Internet protocol processing disabled")
+        out.append("  Internet protocol processing disabled")
     if state.configured:
-        lines.append(f"  MTU is {state.mtu} octets")
-    return "\n".join(lines) + "\n"
+        out.append(f"  MTU is {state.mtu} octets")
+    return "\n".join(out) + "\n"
 
 
 def ipv6_interface(router: SimRouter, ifname: str) -> str:
     state = ipv6_state(router.running, router.wan, ifname)
-    lines = [_status(state.configured, state.admin_up, ifname)]
-    if not state.enabled or state.link_local is None:
-        lines.append("  IPv6 protocol processing disabled")
-        return "\n".join(lines) + "\n"
-    lines += [
-        "  IPv6 is enabled",
-        "  Link-local address:",
-        f"    {state.link_local}/64 (preferred)",
-    ]
-    if state.globals:
-        lines.append("  Global unicast address(es):")
-        lines += [
-            f"    {addr.with_prefixlen} (preferred, {origin})" for addr, origin in state.globals
-        ]
-    lines.append(f"  MTU is {state.mtu} octets")
-    return "\n".join(lines) + "\n"
+    return formats.render_ipv6_interface(
+        formats.Ipv6Text(
+            status=_status(state.configured, state.admin_up, ifname),
+            enabled=state.enabled and state.link_local is not None,
+            link_local=f"{state.link_local}/64" if state.link_local is not None else None,
+            globals=tuple((a.with_prefixlen, "preferred", origin) for a, origin in state.globals),
+            mtu=state.mtu,
+        )
+    )
 
 
 def all_interfaces(router: SimRouter, family: int) -> str:
@@ -111,23 +109,17 @@ def nm_information(router: SimRouter) -> str:
         result = "Success (20000)"  # even with a stuck DDNS: the failure the seed saw is silent
         last_text = last.strftime(texts.NM_CLOCK_FORMAT)
         next_text = f"{nxt.strftime(texts.NM_CLOCK_FORMAT)} (remain {remain} sec)"
-    lines = [
+    out = [
         "NetMeister Client:",
         f"  Result      : {result}",
         f"  Last Request: {last_text}",
         f"  Next Request: {next_text}",
     ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(out) + "\n"
 
 
 def ikev2_sa(router: SimRouter) -> str:
-    out: list[str] = []
-    for sa in router.ike_sas():
-        out += [
-            f"IKEv2 SA, {sa.tunnel}",
-            f"  Local address is {sa.local}, port is {IKE_PORT}",
-            f"  Remote address is {sa.remote}, port is {IKE_PORT}",
-            f"  Peer FQDN is {sa.peer_fqdn}",
-            "  State is established",
-        ]
-    return "".join(f"{line}\n" for line in out)
+    return formats.render_ikev2_sa(
+        formats.SaText(sa.tunnel, sa.local, IKE_PORT, sa.remote, IKE_PORT)
+        for sa in router.ike_sas()
+    )

@@ -29,7 +29,7 @@ WAKE_COMMAND = "command execution"
 INVALID = "% {word} -- Invalid command."
 INCOMPLETE = "% Expects a subcommand or item selection."
 OCCUPIED = "% CONFIG process is occupied."
-OCCUPIED_HINT = "% Use 'svintr-config' to take over the CONFIG process."  # [?] wording
+ENTER_CONFIG = "Enter configuration commands, one per line. End with CNTL/Z."  # [C]
 
 # Saving [C]
 SAVE_LINES = (
@@ -49,31 +49,9 @@ RELOAD_QUESTION = "Are you sure you want to reload the router? (Yes or [No]): "
 PAGER_MARK = "--More--"
 # Erases the marker before the next page; dialect.clean_output strips it.
 PAGER_ERASE = "\b" * len(PAGER_MARK) + " " * len(PAGER_MARK) + "\b" * len(PAGER_MARK)
+NVRAM_BYTES = 1048576  # `1024K bytes of non-volatile configuration memory` (IX2215) [C]
 DEFAULT_PAGE_LENGTH = 24
 DEFAULT_WIDTH = 80
 MAX_WIDTH = 512
 
-# Words the simulator accepts at the top of a config line (generous: IX has many more
-# features than the lab models, and a line the lab does not understand is still kept).
-TOP_KEYWORDS = frozenset(
-    {
-        "banner", "bridge", "clock", "crypto", "dns", "hostname", "http-server", "ike",
-        "ikev2", "interface", "ip", "ipsec", "ipv6", "logging", "network-monitor", "nm", "no",
-        "ntp", "pki", "ppp", "proxy-dns", "route-map", "snmp-agent", "ssh-server", "syslog",
-        "telnet-server", "timezone", "username", "watch-group",
-    }
-)  # fmt: skip
-# Words accepted inside any block (interfaces, profiles, watch-groups, OSPF ...).
-BLOCK_KEYWORDS = frozenset(
-    {
-        "action", "area", "authentication", "auto-connect", "bridge-group", "connect",
-        "default-gateway", "default-information", "delay", "description", "distance",
-        "dns-server", "domain-name", "dpd", "duplex", "encapsulation", "event", "gateway",
-        "information-request", "ikev2", "ip", "ipcp", "ipsec", "ipv6", "keepalive",
-        "lcp", "lease-time", "lifetime", "local-authentication", "match", "mtu", "network",
-        "no", "option-request", "passive-interface", "ppp", "pppoe", "proposal", "redistribute",
-        "router-id", "set", "shutdown", "speed", "tunnel", "vlan-id",
-    }
-)  # fmt: skip
-# Words that make a complete line alone; any other known word alone is incomplete.
-STANDALONE = frozenset({"shutdown", "information-request"})
+RESTART_NOTICE = "% You must restart the router for this configuration to take effect."  # [C]
