@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from nmops.config.load import Config
 from nmops.config.model import Router
 from nmops.diagnose import (
+    ROUTER_SOURCE,
     Finding,
     PeerView,
     expectation,
@@ -148,6 +149,7 @@ def judge_names(
                         expect=expect,
                         allow_documentation=allow_doc,
                         expect_source=source,
+                        any_of=source == ROUTER_SOURCE,
                     )
                     for server, outcome in dns.outcomes[(n.fqdn, n.rdtype)]
                 ),

@@ -37,13 +37,16 @@ class PeerView:
     detail: str | None = None
 
 
+ROUTER_SOURCE = "the router has"
+
+
 def expectation(
     router: Router, facts: RouterFacts | None, family: Family
 ) -> tuple[frozenset[IPAddress], str]:
     """What DNS should say, and who says so: the router's own global addresses once it has
     been asked, else the inventory's ``expect`` (empty: no opinion)."""
     if facts is not None and facts.reachable and facts.addresses.get(family):
-        return frozenset(facts.addresses[family]), "the router has"
+        return frozenset(facts.addresses[family]), ROUTER_SOURCE
     return router.expected(family), "expected"
 
 
@@ -133,6 +136,22 @@ def ddns_config_findings(router: Router, facts: RouterFacts) -> list[Finding]:
     return out
 
 
+def nm_findings(router: Router, facts: RouterFacts) -> list[Finding]:
+    """``nm-failed``: the NetMeister client says it failed, or is off although its config
+    enables it. DDNS then silently stops following the router's next address change."""
+    nm, config = facts.nm, facts.netmeister
+    if nm is None or not router.families():
+        return []
+    code = f" ({nm.code})" if nm.code is not None else ""
+    if nm.result.lower().startswith(("fail", "error")):
+        return [Finding(Status.NM_FAILED, f"NetMeister client: {nm.result}{code}")]
+    if nm.result.lower().startswith("disable") and config is not None and config.enabled:
+        return [
+            Finding(Status.NM_FAILED, "NetMeister client is off although `nm ip enable` is set")
+        ]
+    return []
+
+
 def router_findings(
     router: Router, facts: RouterFacts | None, peers: tuple[PeerView, ...]
 ) -> tuple[Finding, ...]:
@@ -150,6 +169,7 @@ def router_findings(
         if p.status is Status.PEER_STALE
     ]
     out += ddns_config_findings(router, facts)
+    out += nm_findings(router, facts)
     if facts.saved is False:
         out.append(
             Finding(

@@ -26,6 +26,8 @@ class Status(StrEnum):
     UNSAVED = "unsaved"  # running config differs from startup (a reboot would revert it)
     LOCKED = "locked"  # reachable, but another session holds config mode (where `show` works)
     DDNS_CONFIG = "ddns-config"  # the `nm` lines disagree with the inventory or the address
+    NM_FAILED = "nm-failed"  # the NetMeister client reports a failure (or is off though enabled)
+    LOST = "lost"  # a reboot did not bring the router back
 
     @property
     def is_server_failure(self) -> bool:
@@ -70,6 +72,8 @@ _SEVERITY = {
     Status.UNSAVED: ExitCode.WARNING,
     Status.LOCKED: ExitCode.WARNING,
     Status.DDNS_CONFIG: ExitCode.WARNING,
+    Status.NM_FAILED: ExitCode.WARNING,
+    Status.LOST: ExitCode.CRITICAL,
 }
 
 

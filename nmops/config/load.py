@@ -33,12 +33,16 @@ _ECHOED = frozenset(
         *(f"dns.{k}" for k in ("concurrency", "rate", "edns_payload", "allow_documentation")),
         *(f"ssh.{k}" for k in ("known_hosts", "connect_timeout", "command_timeout")),
         *(f"ssh.{k}" for k in ("concurrency", "takeover", "log_dir")),
+        *(f"policy.{k}" for k in ("actions", "confirm_after", "ddns_wait", "ike_wait")),
+        *(f"policy.{k}" for k in ("reboot_wait", "poll", "max_reboots", "link_gap")),
+        *(f"policy.{k}" for k in ("quiet_hours", "timezone")),
         "netmeister.group",
         "netmeister.zone",
         *(f"routers.*.{k}" for k in ("name", "site", "ddns_hostname", "ddns.ipv4", "ddns.ipv6")),
         *(f"routers.*.{k}" for k in ("lan.interface", "lan.address")),
         *(f"routers.*.{k}" for k in ("expect.ipv4.#", "expect.ipv6.#")),
-        *(f"routers.*.management.#.{k}" for k in ("host", "port")),
+        *(f"routers.*.management.#.{k}" for k in ("host", "port", "via.#")),
+        "routers.*.reboot",
     }
 )
 _HIDDEN = "(not shown)"

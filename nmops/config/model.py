@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from nmops.config.policy import Policy, StateSettings
 from nmops.config.secrets import SecretRef
 from nmops.dns.addresses import Server
 from nmops.names import (
@@ -91,6 +92,8 @@ class Settings(_Strict):
     inventory: str = "inventory.yaml"
     dns: DnsSettings = Field(default_factory=DnsSettings)
     ssh: SshSettings = Field(default_factory=SshSettings)
+    policy: Policy = Field(default_factory=Policy)
+    state: StateSettings = Field(default_factory=StateSettings)
 
 
 class Ddns(_Strict):
@@ -125,9 +128,24 @@ class Expect(_Strict):
     ipv6: list[ipaddress.IPv6Address] | None = None
 
 
+def _host(value: str) -> str:
+    """An address or a DNS name, nothing else (it becomes a known_hosts pattern)."""
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        pass
+    try:
+        return check_domain(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address or a host name") from None
+
+
 class ManagementPath(_Strict):
-    host: Text
+    host: Annotated[str, AfterValidator(_host)]
     port: int = Field(22, ge=1, le=65535)
+    # The tunnels this path runs through (nmops reaches the router over the VPN): a repair
+    # never bounces them, and verifies through another path when there is one.
+    via: list[Interface] = Field(default_factory=list)
 
 
 class Login(_Strict):
@@ -146,6 +164,12 @@ class Router(_Strict):
     expect: Expect | None = None
     management: list[ManagementPath] = Field(default_factory=list)
     login: Login | None = None
+    # deny: never reboot this router (its reboot would cut the only path to it).
+    reboot: Literal["allow", "deny"] = "allow"
+
+    @property
+    def management_tunnels(self) -> frozenset[str]:
+        return frozenset(t for path in self.management for t in path.via)
 
     @model_validator(mode="after")
     def _login_for_management(self) -> Router:

@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nmops.errors import SecretError
+from nmops.files import read_text
+
+SECRET_LIMIT = 65536  # bytes: a password or a key, not a disk image
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,10 @@ class SecretRef:
             os.close(fd)
         if stat.S_ISDIR(info.st_mode):
             raise SecretError(f"{where}: cannot read: {os.strerror(errno.EISDIR)}")
+        if not stat.S_ISREG(info.st_mode):
+            raise SecretError(f"{where}: cannot read: not a regular file")
+        if info.st_size > SECRET_LIMIT:
+            raise SecretError(f"{where}: larger than {SECRET_LIMIT} bytes: not a secret")
         if stat.S_ISREG(info.st_mode) and info.st_size == 0:
             raise SecretError(f"{where}: the file is empty")
 
@@ -63,8 +70,8 @@ class SecretRef:
             return value
         assert self.file is not None
         try:
-            return self.file.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise SecretError(
-                f"secret {self.describe()}: cannot read: {exc.strerror or exc}"
-            ) from exc
+            # A regular file of sane size: a FIFO or /dev/zero must not hang or eat nmops.
+            return read_text(self.file, SECRET_LIMIT).rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+            raise SecretError(f"secret {self.describe()}: cannot read: {reason}") from None

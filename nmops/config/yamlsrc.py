@@ -9,6 +9,7 @@ larger than any inventory.
 
 from __future__ import annotations
 
+import errno
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from yaml.events import (
 )
 
 from nmops.errors import ConfigError
+from nmops.files import read_bytes
 
 Path_ = tuple[str | int, ...]
 # libyaml when present: several times faster on large inventories, same events and marks.
@@ -107,14 +109,13 @@ def load_located(file: Path) -> Located:
 
 def _read_text(file: Path) -> str:
     try:
-        with file.open("rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
+        data = read_bytes(file, MAX_BYTES)  # a FIFO or /dev/zero must not hang nmops
     except OSError as exc:
+        if exc.errno == errno.EFBIG:
+            raise ConfigError(
+                [f"{file.name}: larger than {MAX_BYTES // (1024 * 1024)} MiB; not a config file"]
+            ) from None
         raise ConfigError([f"{file}: cannot read: {exc.strerror or exc}"]) from exc
-    if len(data) > MAX_BYTES:
-        raise ConfigError(
-            [f"{file.name}: larger than {MAX_BYTES // (1024 * 1024)} MiB; not a config file"]
-        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -55,8 +55,11 @@ def classify_server(
     expect: frozenset[IPAddress],
     allow_documentation: bool,
     expect_source: str = "expected",
+    any_of: bool = False,
 ) -> ServerResult:
-    """One server's answer for one name."""
+    """One server's answer for one name. ``any_of``: ``expect`` are the addresses the router
+    has, and NetMeister publishes one of them, so any subset of them is right; otherwise
+    (the inventory's fixed ``expect``) the answer must be exactly ``expect``."""
     reply = outcome.reply
     if reply is None:
         status = Status.TIMEOUT if outcome.timed_out else Status.ERROR
@@ -80,7 +83,8 @@ def classify_server(
         reason = bogus_reason(addr, allow_documentation=allow_documentation)
         if reason is not None:
             return ServerResult(server, Status.BOGUS, addrs, reply.ttl, f"{addr} is {reason}")
-    if expect and frozenset(addrs) != expect:
+    right = frozenset(addrs) <= expect if any_of else frozenset(addrs) == expect
+    if expect and not right:
         detail = f"{expect_source} {', '.join(map(str, sort_addresses(expect)))}"
         return ServerResult(server, Status.STALE, addrs, reply.ttl, detail)
     return ServerResult(server, Status.OK, addrs, reply.ttl)

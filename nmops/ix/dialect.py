@@ -39,6 +39,11 @@ PROMPT_RE = re.compile(rf"^(?P<host>{_HOST})(?:\((?P<inner>[^)]*)\))?(?P<term>[#
 ECHO_RE = re.compile(rf"^{_HOST}(?:\([^)]*\))?[#%] \S.*$")
 
 
+def is_hostname(name: str) -> bool:
+    """A hostname a prompt can carry and the driver follow."""
+    return re.fullmatch(_HOST, name) is not None and len(name) <= 63
+
+
 def classify_prompt(line: str) -> tuple[Mode, str, str | None] | None:
     """``(mode, hostname, submode)`` for a prompt line, or None when it is not an IX prompt."""
     match = PROMPT_RE.match(line.strip("\r\n"))
@@ -195,7 +200,7 @@ MAX_LINE = 512  # the widest `terminal width` the IX accepts
 
 def validate_interface_name(name: str) -> str:
     """Return ``name`` if it can safely follow a command, else raise UnsafeArgument."""
-    if not isinstance(name, str) or not is_interface(name):
+    if type(name) is not str or not is_interface(name):
         raise UnsafeArgument(
             f"interface name {name!r:.80} refused: use an IX name such as GigaEthernet2.0"
         )
@@ -208,7 +213,10 @@ def validate_config_line(line: str) -> str:
     Every command a session writes passes here. The message never repeats the line: config
     lines can carry passwords.
     """
-    if not isinstance(line, str) or not line.strip():
+    # Exactly str: a subclass could answer these checks one way and be written another.
+    if type(line) is not str:
+        raise UnsafeArgument(f"config line refused: a {type(line).__name__}, not a str")
+    if not line.strip():
         raise UnsafeArgument("config line refused: it is empty")
     if len(line) > MAX_LINE:
         raise UnsafeArgument(f"config line refused: longer than {MAX_LINE} characters")
@@ -259,9 +267,20 @@ RELOAD_QUESTION_RE = re.compile(
 RELOAD_CAUSE_RE = re.compile(r"^System woke up by (?P<event>[^,]+), caused by (?P<cause>.+?)\s*$")
 
 
+# Terminal escape sequences (colour, cursor movement) and NULs: no IX is known to print them,
+# and none is ever part of a config line or an answer.
+_CONTROLS_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|\x00")
+
+
+def strip_controls(text: str) -> str:
+    return _CONTROLS_RE.sub("", text)
+
+
 def clean_output(text: str) -> list[str]:
-    """Output lines without CRs, paging markers, prompts, command echoes or trailing blanks."""
+    """Output lines without CRs, paging markers, escape sequences, prompts, command echoes or
+    trailing blanks."""
     text = _PAGING_RE.sub("", text.replace("\r\n", "\n")).replace("\r", "\n")
+    text = strip_controls(text)
     lines = [
         line.rstrip()
         for line in text.split("\n")
@@ -298,6 +317,19 @@ def find_error(output: str) -> str | None:
     for line in clean_output(output):
         if is_error_line(line):
             return line.strip()
+    return None
+
+
+def find_show_error(output: str) -> str | None:
+    """The error a `show` answered with: a known refusal anywhere, or an unknown `%` line as
+    its first line. A `%` line further down is part of what was shown (a config, a log), not
+    a refusal, and must not cost the router its facts."""
+    lines = [line.strip() for line in clean_output(output) if line.strip()]
+    for line in lines:
+        if any(pattern.match(line) for pattern in ERROR_PATTERNS):
+            return line
+    if lines and lines[0].startswith("%") and not is_info_line(lines[0]):
+        return lines[0]
     return None
 
 

@@ -24,7 +24,7 @@ from nmops.ix.parsers import (
     parse_ipv6_interface,
     parse_nm_information,
 )
-from nmops.ix.session import ConfigLocked, ReadSession, Target
+from nmops.ix.session import ConfigLocked, ReadSession, SessionLost, Target
 
 log = logging.getLogger(__name__)
 
@@ -151,16 +151,34 @@ async def collect_facts(config: Config, router: Router, hosts: KnownHosts) -> Ro
             return RouterFacts(
                 router.name,
                 False,
-                error=f"{target.where}: {exc}",
+                error=_at(target, exc),
                 path=target.where,
                 unreadable=True,
                 seconds=time.monotonic() - started,
             )
+        except SessionLost as exc:
+            # Gone mid-way (or silent past the deadline): another path may do better.
+            errors.append(_at(target, exc))
         except (RouterError, ValueError) as exc:
-            errors.append(f"{target.where}: {exc}")
+            # Logged in, and the router refused or garbled a `show`: it is reachable, its
+            # answer is the finding, and another path would get the same answer.
+            return RouterFacts(
+                router.name,
+                False,
+                error=_at(target, exc),
+                path=target.where,
+                unreadable=True,
+                seconds=time.monotonic() - started,
+            )
     return RouterFacts(
         router.name, False, error="; ".join(errors), seconds=time.monotonic() - started
     )
+
+
+def _at(target: Target, exc: Exception) -> str:
+    """The error, said once where it happened."""
+    text = str(exc)
+    return text if text.startswith(target.where) else f"{target.where}: {text}"
 
 
 async def collect_all(config: Config, routers: list[Router]) -> dict[str, RouterFacts]:
@@ -173,8 +191,12 @@ async def collect_all(config: Config, routers: list[Router]) -> dict[str, Router
             try:
                 return await collect_facts(config, router, hosts)
             except Exception as exc:  # one router's surprise must not end the run
-                log.exception("%s: reading facts failed", router.name)
-                return RouterFacts(router.name, False, error=f"{type(exc).__name__}: {exc}")
+                log.warning(
+                    "%s: reading facts failed: %s: %s", router.name, type(exc).__name__, exc
+                )
+                log.debug("%s: reading facts failed", router.name, exc_info=True)
+                error = f"{type(exc).__name__}: {exc}"
+                return RouterFacts(router.name, False, error=error, unreadable=True)
 
     results = await asyncio.gather(*(one(r) for r in routers))
     return {facts.name: facts for facts in results}

@@ -14,8 +14,11 @@ from pathlib import Path
 import asyncssh
 
 from nmops.errors import RouterError
+from nmops.files import read_text
 
 log = logging.getLogger(__name__)
+
+KNOWN_HOSTS_LIMIT = 16 * 1024 * 1024  # bytes: keys for many thousands of routers
 
 HOST_KEY_ALGS = ["ssh-rsa"]  # what the IX offers (SHA-1 RSA); allowed explicitly
 # AES-GCM/CTR first: far cheaper than chacha20-poly1305 in asyncssh (which builds its cipher
@@ -69,7 +72,7 @@ class KnownHosts:
         if self._cache is not None and self._cache[0] == mtime:
             return self._cache[1]
         out = []
-        for raw in self.path.read_text(encoding="utf-8").splitlines():
+        for raw in read_text(self.path, KNOWN_HOSTS_LIMIT).splitlines():
             line = raw.strip()
             if line and not line.startswith("#"):
                 pattern, _, key = line.partition(" ")

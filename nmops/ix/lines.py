@@ -279,7 +279,11 @@ def kind_at(headers: Iterable[str]) -> str | None:
 
 # Not config: the startup config's size line [C], `!` separators and comments [C], and the
 # `end` some hand-written configs finish with.
-_VOLATILE = re.compile(r"^(?:Using \d+ out of \d+ bytes\b.*|!.*|end)$")
+# Nor is a `%` line (a router's notice or warning caught with the config).
+_VOLATILE = re.compile(r"^(?:Using \d+ out of \d+ bytes\b.*|!.*|%.*|end)$")
+# Real configs nest two levels; deeper indentation (a mangled file) is kept at this depth,
+# so no config, however odd, can exhaust the stack.
+MAX_DEPTH = 16
 
 
 def parse(text: str) -> Config:
@@ -296,7 +300,7 @@ def parse(text: str) -> Config:
         if not stripped or _VOLATILE.match(stripped):
             continue
         indent = len(line) - len(stripped)
-        while stack and stack[-1][0] >= indent:
+        while stack and (stack[-1][0] >= indent or len(stack) > MAX_DEPTH):
             stack.pop()
         node = _Building(stripped)
         (stack[-1][1].children if stack else root).append(node)
@@ -440,11 +444,11 @@ def _apply_line(
 ) -> tuple[Node, ...]:
     rest = negated(line)
     if rest is not None and not is_stored_negation(line, kind):
-        target = _negation_target(nodes, rest, kind)
-        if target is None:
+        targets = _negation_targets(nodes, rest, kind)
+        if not targets:
             return nodes  # `no` of what is not there: nothing happens
-        changes.append(Change(where, target, None))
-        return tuple(n for n in nodes if n is not target)
+        changes.extend(Change(where, target, None) for target in targets)
+        return tuple(n for n in nodes if all(n is not t for t in targets))
     if opens_block(line, kind):
         if any(n.line == line and n.block for n in nodes):
             return nodes  # entering an existing block changes nothing
@@ -464,18 +468,24 @@ def _apply_line(
     return _insert(nodes, new, kind)
 
 
-def _negation_target(nodes: tuple[Node, ...], rest: str, kind: str | None) -> Node | None:
-    """What `no REST` removes: the block REST opens, the exact line, or the line REST
-    overrides by key; never every line that merely starts with REST."""
+# `no ip access-list NAME` removes that whole list, entry by entry [C, IX-R manual].
+_WHOLE_LIST = re.compile(r"^(?:ip|ipv6) (?:access-list|prefix-list) \S+$")
+
+
+def _negation_targets(nodes: tuple[Node, ...], rest: str, kind: str | None) -> tuple[Node, ...]:
+    """What `no REST` removes: the block REST opens, the exact line, the line REST overrides
+    by key (`no hostname` the hostname), or a whole named list; never every line that merely
+    starts with REST."""
     if opens_block(rest, kind):
-        return next((n for n in nodes if n.line == rest and n.block), None)
+        return tuple(n for n in nodes if n.line == rest and n.block)[:1]
     exact = next((n for n in nodes if n.line == rest and not n.block), None)
     if exact is not None:
-        return exact
+        return (exact,)
+    if kind is None and _WHOLE_LIST.match(rest):
+        return tuple(n for n in nodes if not n.block and n.line.startswith(rest + " "))
     key = line_key(rest, kind)
-    if key == rest:
-        return None
-    return next((n for n in nodes if not n.block and line_key(n.line, kind) == key), None)
+    keyed = next((n for n in nodes if not n.block and line_key(n.line, kind) == key), None)
+    return () if keyed is None else (keyed,)
 
 
 def _insert(nodes: tuple[Node, ...], new: Node, kind: str | None) -> tuple[Node, ...]:
@@ -556,7 +566,7 @@ def undo_edits(config: Config, edits: Iterable[Edit]) -> list[Edit]:
     """What undoes ``edits`` applied to ``config``, computed before anything is sent: the
     net difference, so a step that ends where it began (remove and re-add a line) needs no
     undo for that line."""
-    return diff(apply_all(config, edits)[0], config)
+    return diff(apply_all(config, edits)[0], config, exact=True)
 
 
 # --- comparing -------------------------------------------------------------------------------
@@ -569,12 +579,13 @@ def saved(running: Config | str, startup: Config | str) -> bool:
     return a.same_as(b)
 
 
-def diff(current: Config, target: Config) -> list[Edit]:
+def diff(current: Config, target: Config, *, exact: bool = False) -> list[Edit]:
     """The edits that turn ``current`` into ``target``: removals as `no` lines inside their
     blocks (a whole block by its header), additions with their blocks; a line whose key is
-    being set anew needs no `no` first."""
+    being set anew needs no `no` first. A stored negation (`no shutdown`) that ``target``
+    does not mention is left alone, unless ``exact`` (an undo: everything back as it was)."""
     edits: list[Edit] = []
-    _diff_nodes(current.nodes, target.nodes, (), None, edits)
+    _diff_nodes(current.nodes, target.nodes, (), None, edits, exact)
     return edits
 
 
@@ -584,6 +595,7 @@ def _diff_nodes(
     where: tuple[str, ...],
     kind: str | None,
     edits: list[Edit],
+    exact: bool,
 ) -> None:
     have_by_line = {n.line: n for n in have}
     want_by_line = {n.line: n for n in want}
@@ -593,11 +605,13 @@ def _diff_nodes(
             continue
         if not node.block and line_key(node.line, kind) in wanted_keys:
             continue  # replaced by the wanted line of the same key
-        if not node.block and negated(node.line) is not None:
+        if not node.block and negated(node.line) is not None and not exact:
             continue  # a stored `no X` with nothing wanted in its place: leave the state alone
         if node.block and permanent_block(node.line):
             # A physical port cannot be deleted: empty it instead.
-            _diff_nodes(node.children, (), (*where, node.line), kind_of(node.line, kind), edits)
+            _diff_nodes(
+                node.children, (), (*where, node.line), kind_of(node.line, kind), edits, exact
+            )
             continue
         edits.append(Edit(where, removal(node.line)))
     for node in want:
@@ -606,7 +620,7 @@ def _diff_nodes(
             edits.extend(retype(node, where))
         elif node.block:
             inner = kind_of(node.line, kind)
-            _diff_nodes(old.children, node.children, (*where, node.line), inner, edits)
+            _diff_nodes(old.children, node.children, (*where, node.line), inner, edits, exact)
 
 
 # --- what a step touches, and putting it back ------------------------------------------------
@@ -657,6 +671,18 @@ def restore(current: Config, before: Iterable[Path], paths: Iterable[Path]) -> l
     """The edits that put ``paths`` of ``current`` back to how they were (``before``: what
     :func:`around` kept of the config then), touching nothing else: how an interrupted step
     is undone from whatever state the router is in now. A block that was there is kept and
-    only its touched lines are put back."""
+    only its touched lines are put back. Where someone else has since set a line of the same
+    key (another notify interface, say), that key is left as they set it."""
     wanted = frozenset(paths)
-    return diff(from_paths(around(current, wanted)), from_paths(around(from_paths(before), wanted)))
+
+    def key(context: tuple[str, ...], line: str) -> tuple[tuple[str, ...], str]:
+        return context, line_key(line, kind_at(context))
+
+    touched_keys = {key(p[:-1], p[-1]) for p in wanted}
+    theirs = {key(p[:-1], p[-1]) for p in current.paths if p not in wanted} & touched_keys
+    edits = diff(
+        from_paths(around(current, wanted)),
+        from_paths(around(from_paths(before), wanted)),
+        exact=True,
+    )
+    return [e for e in edits if key(e.context, negated(e.line) or e.line) not in theirs]

@@ -31,7 +31,7 @@ _HEADER_RE = re.compile(
 def _lines(text: str, command: str) -> list[str]:
     """Clean lines of ``text``, or ParseError when the router answered with an error."""
     lines = dialect.clean_output(text)
-    error = next((line.strip() for line in lines if dialect.is_error_line(line)), None)
+    error = dialect.find_show_error(text)
     if error is not None:
         raise ParseError(f"`{command}` failed on the router: {error}")
     return lines
@@ -257,7 +257,7 @@ class IkeSa:
         return self.state == "established"
 
 
-def _ike_sa(tunnel: str, body: list[str], command: str) -> IkeSa:
+def _ike_sa(tunnel: str, body: list[str], command: str) -> IkeSa | None:
     ends: dict[str, tuple[IpAddress, int]] = {}
     for line in body:
         match = formats.IKEV2_SA_END_RE.match(line.strip())
@@ -267,6 +267,8 @@ def _ike_sa(tunnel: str, body: list[str], command: str) -> IkeSa:
             except ValueError as exc:
                 raise ParseError(f"`{command}`: bad address {match['addr']!r}") from exc
     state = next((m for line in body if (m := formats.IKEV2_SA_STATE_RE.match(line.strip()))), None)
+    if state is not None and state[1].lower() != "established" and "Remote" not in ends:
+        return None  # still negotiating: no peer address to judge yet
     if "Local" not in ends or "Remote" not in ends or state is None:
         raise ParseError(f"`{command}`: SA on {tunnel} lacks its addresses or state")
     return IkeSa(
@@ -289,7 +291,8 @@ def parse_ikev2_sa(text: str) -> tuple[IkeSa, ...]:
             blocks.append((match[1], []))
         elif blocks:
             blocks[-1][1].append(line)
-    return tuple(_ike_sa(tunnel, body, command) for tunnel, body in blocks)
+    parsed = (_ike_sa(tunnel, body, command) for tunnel, body in blocks)
+    return tuple(sa for sa in parsed if sa is not None)
 
 
 # --- show version ----------------------------------------------------------------------------

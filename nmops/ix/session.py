@@ -100,6 +100,9 @@ class _RouterLog(logging.LoggerAdapter):  # type: ignore[type-arg]
         return f"{self.extra['router'] if self.extra else '?'}: {msg}", kwargs
 
 
+_LONGEST_PROMPT = 200  # a hostname and a sub-mode name, with room to spare
+
+
 class ReadSession:
     """A session that cannot change the router. Open with :meth:`open`."""
 
@@ -166,7 +169,11 @@ class ReadSession:
             reason = str(exc) or type(exc).__name__
             raise RouterError(f"{target.where}: cannot connect: {reason}") from exc
         try:
-            stdin, stdout, _ = await conn.open_session(term_type="vt100", term_size=(512, 24))
+            # A stray non-UTF-8 byte in a router's output is shown as U+FFFD, not a lost
+            # session.
+            stdin, stdout, _ = await conn.open_session(
+                term_type="vt100", term_size=(512, 24), errors="replace"
+            )
         except (OSError, asyncssh.Error) as exc:
             conn.close()
             raise RouterError(f"{target.where}: no shell: {exc}") from exc
@@ -241,7 +248,8 @@ class ReadSession:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.command_timeout
         chunks: list[str] = []
-        tail = ""  # the unfinished last line, CRs removed
+        tail = ""  # the unfinished last line
+        long_line = False
         while True:
             remaining = deadline - loop.time()
             try:
@@ -258,9 +266,17 @@ class ReadSession:
                 self._broken = "the router closed the session"
                 raise SessionLost(f"{self.target.where}: {self._broken}")
             chunks.append(chunk)
-            text = chunk.replace("\r", "")
+            # The unfinished last line, for prompt detection: CR alone ends a line too, escape
+            # sequences do not count, and a line longer than any prompt can be is no prompt
+            # (kept short, so a megabyte without a newline costs nothing per chunk).
+            text = dialect.strip_controls(chunk.replace("\r\n", "\n").replace("\r", "\n"))
             newline = text.rfind("\n")
             tail = text[newline + 1 :] if newline >= 0 else tail + text
+            if len(tail) > _LONGEST_PROMPT:
+                tail = tail[-_LONGEST_PROMPT:]
+                long_line = True
+            elif newline >= 0:
+                long_line = False
             if tail.rstrip(" ").endswith(dialect.PAGING_MARKER):
                 self._write(" ")  # next page
                 tail = ""
@@ -269,7 +285,7 @@ class ReadSession:
                 joined = "".join(chunks).replace("\r", "")
                 if stop.search(joined):
                     return "".join(chunks)
-            if self._is_prompt(tail):
+            if not long_line and self._is_prompt(tail):
                 classified = dialect.classify_prompt(tail)
                 if classified is not None:
                     self.mode, self.hostname, _ = classified
@@ -280,7 +296,7 @@ class ReadSession:
         """Type one line and return what the router printed (echo and prompt removed)."""
         if self._broken is not None:
             raise SessionLost(f"{self.target.where}: session unusable ({self._broken})")
-        dialect.validate_config_line(command)
+        dialect.validate_config_line(command)  # exactly a str, one printable line
         shown = mask_line(command)
         self._log.debug("> %s", shown)
         self._record(f"> {shown}")
@@ -294,13 +310,16 @@ class ReadSession:
         return output
 
     async def send(self, command: ReadCommand) -> str:
-        """Send one read command; nothing else passes (checked again on the text)."""
-        if not isinstance(command, ReadCommand) or not dialect.is_read_command(command.text):
+        """Send one read command; nothing else passes (checked again on the text, read once:
+        what is checked is what is written)."""
+        text = command.text if type(command) is ReadCommand else None
+        if type(text) is not str or not dialect.is_read_command(text):
+            shown = mask_line(text if type(text) is str else repr(command))[:80]
             raise dialect.UnsafeArgument(
                 f"{self.target.router}: a read-only session sends only the dialect's read "
-                f"commands, not {mask_line(str(command))[:80]!r}"
+                f"commands, not {shown!r}"
             )
-        return await self._exchange(command.text)
+        return await self._exchange(text)
 
     def _close_transcript(self) -> None:
         if self._transcript_file is not None:
@@ -369,13 +388,13 @@ class ReadSession:
         """Run a read command in config mode and return its output; a router error raises."""
         await self.enter_config()
         output = await self.send(command)
-        error = dialect.find_error(output)
+        error = dialect.find_show_error(output)
         if error is not None and self.in_mode(Mode.OPERATION):
             # Someone took config mode over (svintr-config) and the router put us back in
             # operation mode, where this show does not exist: enter config again, once.
             await self.enter_config()
             output = await self.send(command)
-            error = dialect.find_error(output)
+            error = dialect.find_show_error(output)
         if error is not None:
             raise RouterError(f"{self.target.router}: {command.text!r}: {error}")
         return output
@@ -417,6 +436,13 @@ class ChangeSession(ReadSession):
         for edit in edits:
             for text in (*edit.context, edit.line):
                 dialect.validate_config_line(text)
+            if edit.line.startswith("hostname ") and not dialect.is_hostname(edit.line[9:]):
+                # The prompt would show a name the driver cannot follow: nmops would cut
+                # itself off in the middle of the step.
+                raise dialect.UnsafeArgument(
+                    f"{self.target.router}: hostname {edit.line[9:]!r:.70} refused: letters, "
+                    "digits and . _ - only"
+                )
         await self.enter_config(takeover=takeover)
         applied: list[lines.Edit] = []
         notices: list[str] = []

@@ -693,3 +693,95 @@ def test_router_without_ddns_finds_a_stale_peer_alone(lab: LabThread) -> None:
     (entry,) = doc["routers"]
     assert findings(doc, TOKYO) == ["peer-stale", "peer-stale"]
     assert entry["names"] == []
+
+
+# --- routers that answer oddly (found by attacking nmops) ------------------------------------
+
+
+@pytest.fixture
+def odd_show(lab: LabThread, monkeypatch: pytest.MonkeyPatch) -> Callable[[str, Any], None]:
+    """Replace one of the simulator's `show` renderers for kagawa only."""
+    from nmops.lab.ixsim import show
+
+    def replace(name: str, render: Callable[..., str]) -> None:
+        original = getattr(show, name)
+
+        def odd(router: Any, *args: Any) -> str:
+            text = original(router, *args)
+            return render(text, *args) if router.name == KAGAWA else text
+
+        monkeypatch.setattr(show, name, odd)
+
+    return replace
+
+
+def test_two_addresses_on_the_notify_interface_are_not_stale(
+    lab: LabThread, odd_show: Callable[[str, Any], None]
+) -> None:
+    """NetMeister publishes one address; the router may have more: DNS holding one of them
+    is right (this was a CRITICAL `stale`, and a plan that ended in a reboot)."""
+    odd_show(
+        "ip_interface",
+        lambda text, _if: text.replace(
+            "  Broadcast address", "  Secondary address is 198.51.100.99/32\n  Broadcast address"
+        ),
+    )
+    code, doc = check(lab)
+    assert code == 0, doc
+    assert name_status(doc, KAGAWA, "ipv4") == "ok"
+    assert "198.51.100.99" in router_doc(doc, KAGAWA)["router"]["addresses"]["ipv4"]
+
+
+def test_a_refused_show_is_an_error_not_unreachable(
+    lab: LabThread, odd_show: Callable[[str, Any], None]
+) -> None:
+    odd_show("ikev2_sa", lambda text: "% ikev2 -- Invalid command.\n")
+    code, doc = check(lab)
+    assert code == 3, doc
+    assert findings(doc, KAGAWA) == ["error"]
+    assert "Invalid command" in router_doc(doc, KAGAWA)["findings"][0]["detail"]
+    assert lab.log(KAGAWA).logins == 1  # the answer is the finding: no other path tried
+
+
+def test_a_notice_line_in_the_config_costs_nothing(
+    lab: LabThread, odd_show: Callable[[str, Any], None]
+) -> None:
+    def notice(line: str) -> Callable[[str], str]:
+        def add(text: str) -> str:
+            assert "!\nhostname" in text
+            return text.replace("!\nhostname", f"!\n{line}\nhostname")
+
+        return add
+
+    odd_show("running_config", notice("% Notice: x"))
+    odd_show("startup_config", notice("% Warning: y"))
+    code, doc = check(lab)
+    assert code == 0, doc
+    assert router_doc(doc, KAGAWA)["router"]["saved"] is True
+
+
+def test_a_half_negotiated_sa_is_not_an_error(
+    lab: LabThread, odd_show: Callable[[str, Any], None]
+) -> None:
+    odd_show(
+        "ikev2_sa",
+        lambda text: (
+            text + "IKEv2 SA, Tunnel9.0\n  Local address is 198.51.100.2, port is 500\n"
+            "  State is negotiating\n"
+        ),
+    )
+    code, doc = check(lab)
+    assert code == 0, doc
+    assert len(router_doc(doc, KAGAWA)["router"]["peers"]) == 2
+
+
+@pytest.mark.parametrize("result", ["Failure (40100)", "Disabled"])
+def test_a_failing_netmeister_client_is_a_finding(
+    lab: LabThread, odd_show: Callable[[str, Any], None], result: str
+) -> None:
+    odd_show(
+        "nm_information", lambda text: re.sub(r"Result      : .*", f"Result      : {result}", text)
+    )
+    code, doc = check(lab)
+    assert code == 1, doc
+    assert findings(doc, KAGAWA) == ["nm-failed"]

@@ -886,3 +886,137 @@ def test_a_line_that_looks_like_another_hosts_prompt_does_not_end_the_answer(
 
     output = run(go())
     assert "System uptime is 1 minute" in output
+
+
+@pytest.mark.parametrize(
+    ("answer", "wanted"),
+    [
+        # CR alone ends lines (and the prompt's line).
+        ("IX Series IX2215\rSystem uptime is 1 minute\rodd# ", "System uptime is 1 minute"),
+        # Escape sequences before the prompt and inside output.
+        ("IX Series \x1b[1mIX2215\x1b[0m\r\n\x1b[32modd# ", "IX Series IX2215"),
+    ],
+    ids=["cr-only", "ansi"],
+)
+def test_odd_line_ends_and_bytes_still_end_at_the_prompt(
+    tmp_path: Path, answer: str, wanted: str
+) -> None:
+    def respond(line: str, chan: Any) -> None:
+        if line == "show version":
+            chan.write(answer)
+        else:
+            chan.write("odd# ")
+
+    async def go() -> tuple[str, float]:
+        server, target, hosts = await _scripted(tmp_path, respond)
+        try:
+            async with await ReadSession.open(target, hosts, command_timeout=3) as session:
+                started = time.monotonic()
+                output = await session.send(SHOW_VERSION)
+                return output, time.monotonic() - started
+        finally:
+            server.close()
+
+    output, took = run(go())
+    assert wanted in output
+    assert "\x1b" not in output
+    assert took < 2  # the prompt was seen, not waited out
+
+
+def test_a_byte_that_is_not_utf8_is_no_lost_session(tmp_path: Path) -> None:
+    """The router's bytes, not str: one invalid UTF-8 byte must not end the session."""
+
+    class Raw(asyncssh.SSHServerSession[bytes]):
+        def connection_made(self, chan: Any) -> None:
+            self._chan = chan
+
+        def shell_requested(self) -> bool:
+            return True
+
+        def pty_requested(self, *args: Any) -> bool:
+            return True
+
+        def session_started(self) -> None:
+            self._chan.write(b"odd# ")
+
+        def data_received(self, data: bytes, datatype: Any) -> None:
+            if b"\r" in data:
+                self._chan.write(b"show version\r\nIX Series IX2215 caf\xe9\r\nodd# ")
+
+    class Server(asyncssh.SSHServer):
+        def begin_auth(self, username: str) -> bool:
+            return True
+
+        def password_auth_supported(self) -> bool:
+            return True
+
+        def validate_password(self, username: str, password: str) -> bool:
+            return True
+
+        def session_requested(self) -> asyncssh.SSHServerSession[bytes]:
+            return Raw()
+
+    async def go() -> str:
+        key = asyncssh.generate_private_key("ssh-rsa", key_size=1024)
+        server = await asyncssh.create_server(
+            Server, "127.0.0.1", 0, server_host_keys=[key], line_editor=False, encoding=None
+        )
+        port = server.sockets[0].getsockname()[1]
+        hosts = KnownHosts(tmp_path / "known_hosts")
+        hosts.pin("127.0.0.1", port, key)
+        try:
+            target = Target("odd", "127.0.0.1", port, "u", "p")
+            async with await ReadSession.open(target, hosts, command_timeout=3) as session:
+                return await session.send(SHOW_VERSION)
+        finally:
+            server.close()
+
+    assert run(go()) == "IX Series IX2215 caf\ufffd"
+
+
+def test_forged_read_commands_send_nothing(tmp_path: Path) -> None:
+    """Code inside the process could subclass what the type check looks at; what is checked
+    is exactly what is written, and nothing but a plain ReadCommand with a plain str passes."""
+    received: list[str] = []
+
+    def respond(line: str, chan: Any) -> None:
+        received.append(line)
+        chan.write("odd# ")
+
+    class Sly(str):
+        def __add__(self, other: str) -> str:
+            return "write memory" + other
+
+    class Shifty(ReadCommand):
+        reads = 0
+
+        def __init__(self) -> None:  # no field to set: `text` is computed
+            pass
+
+        @property  # type: ignore[misc]
+        def text(self) -> str:  # type: ignore[override]
+            Shifty.reads += 1
+            return "show version" if Shifty.reads == 1 else "write memory"
+
+    async def go() -> None:
+        server, target, hosts = await _scripted(tmp_path, respond)
+        try:
+            async with await ReadSession.open(target, hosts, command_timeout=3) as session:
+                for forged in (ReadCommand(Sly("show version")), Shifty()):
+                    with pytest.raises(UnsafeArgument):
+                        await session.send(forged)
+        finally:
+            server.close()
+
+    run(go())
+    assert not any("write" in line for line in received)
+
+
+def test_a_hostname_no_prompt_could_show_is_refused_before_sending(lab: LabThread) -> None:
+    async def go() -> None:
+        async with await open_change(lab) as session:
+            with pytest.raises(UnsafeArgument, match="hostname"):
+                await session.apply([Edit((), "hostname ix@kagawa")])
+
+    run(go())
+    assert lab.log(KAGAWA).lines == []

@@ -208,6 +208,9 @@ def test_config_line_semantics() -> None:
             "% tcp -- Invalid command.",
         ),
         ((), "hostname", "% Expects a subcommand or item selection."),
+        ((), "hostname ix@tokyo", "% ix@tokyo -- Invalid command."),  # no prompt shows it
+        ((), "no ip route", "% Expects a subcommand or item selection."),
+        ((), "no ntp server", "% Expects a subcommand or item selection."),
         (
             ("interface GigaEthernet2.0",),
             "ip address 10.0.0.300/24",

@@ -259,3 +259,30 @@ def test_aggregate_no_servers_is_an_error() -> None:
         (),
         "no server answered",
     )
+
+
+@pytest.mark.parametrize(
+    ("answer", "has", "status"),
+    [
+        # The router has two global addresses; NetMeister publishes one: either is right.
+        (("198.51.100.1",), ("198.51.100.1", "198.51.100.99"), Status.OK),
+        (("198.51.100.99",), ("198.51.100.1", "198.51.100.99"), Status.OK),
+        (("198.51.100.1", "198.51.100.99"), ("198.51.100.1", "198.51.100.99"), Status.OK),
+        # One address the router does not have is stale, whatever else is there.
+        (("198.51.100.1", "198.51.100.7"), ("198.51.100.1", "198.51.100.99"), Status.STALE),
+        (("198.51.100.7",), ("198.51.100.1",), Status.STALE),
+    ],
+)
+def test_router_sourced_expectation_accepts_any_of_its_addresses(
+    answer: tuple[str, ...], has: tuple[str, ...], status: Status
+) -> None:
+    got = classify_server(
+        S1, reply(0, *answer), expect=frozenset(ip(*has)), allow_documentation=True,
+        expect_source="the router has", any_of=True,
+    )  # fmt: skip
+    assert got.status is status
+    # A fixed inventory `expect` stays exact.
+    exact = classify_server(
+        S1, reply(0, *answer), expect=frozenset(ip(*has)), allow_documentation=True
+    )
+    assert (exact.status is Status.OK) is (set(answer) == set(has))

@@ -332,19 +332,27 @@ def test_secret_check_names_the_place(tmp_path: Path, monkeypatch: pytest.Monkey
     assert SecretRef(file=tmp_path / "pw").reveal() == "hunter2"  # reveal is unchanged
 
 
-@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
-def test_secret_check_does_not_read(tmp_path: Path) -> None:
-    """A FIFO with no writer blocks any read: the check must return at once."""
+def test_a_fifo_or_device_is_no_secret_and_hangs_nothing(tmp_path: Path) -> None:
+    """A FIFO with no writer blocks any read, /dev/zero never ends: check and reveal must
+    both refuse at once."""
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     done = threading.Event()
+    errors: list[str] = []
 
     def check() -> None:
-        SecretRef(file=fifo).check()
+        for path in (fifo, Path("/dev/zero")):
+            for call in (SecretRef(file=path).check, SecretRef(file=path).reveal):
+                try:
+                    call()
+                except SecretError as exc:
+                    errors.append(str(exc))
         done.set()
 
     threading.Thread(target=check, daemon=True).start()
     assert done.wait(SECONDS)
+    assert len(errors) == 4
+    assert all("not a regular file" in e for e in errors), errors
 
 
 def test_unreadable_secret_file() -> None:
@@ -640,3 +648,22 @@ def test_explain_nxdomain_and_no_configuration() -> None:
         "no resolver is configured to send the SOA query for x.nmddns.jp to: "
         "set dns.servers or dns.bootstrap"
     )
+
+
+@pytest.mark.parametrize("host", ["evil.example,10.0.0.5", "a b", "[::1]", "host;reload", "-x"])
+def test_management_host_is_an_address_or_a_name(tmp_path: Path, host: str) -> None:
+    """It becomes a known_hosts pattern: a comma would pin the key for a second host."""
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text(
+        "netmeister: {group: fetburner}\n"
+        "routers:\n"
+        "  r1:\n"
+        "    login: {username: u, password: {env: HOME}}\n"
+        f"    management: [{{host: '{host}'}}]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_inventory(inv)
+    (problem,) = info.value.problems
+    assert "routers.r1.management.0.host" in problem
+    assert "is not an IP address or a host name" in problem

@@ -429,3 +429,66 @@ def test_restore_never_deletes_a_block_it_only_added_to() -> None:
     fix = lines.restore(state, lines.around(BASE, touched), touched)
     assert Edit((), "no interface Tunnel1.0") not in fix
     assert Edit(("interface Tunnel1.0",), "no description vpn") in fix
+
+
+# --- found by attacking the model ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("context", "line", "gone"),
+    [
+        ((), "no hostname", ("hostname ix",)),
+        ((), "no nm ddns notify interface GigaEthernet0.1 protocol ip",
+         ("nm ddns notify interface GigaEthernet0.1 protocol ip",)),
+        (("interface Tunnel1.0",), "no ip address", None),  # stored: replaces, see below
+    ],
+)  # fmt: skip
+def test_short_no_removes_the_keyed_line(
+    context: tuple[str, ...], line: str, gone: tuple[str, ...] | None
+) -> None:
+    after, changes = lines.apply(BASE, Edit(context, line))
+    assert changes
+    if gone is not None:
+        assert gone not in after.paths
+
+
+def test_no_access_list_name_removes_the_whole_list_only() -> None:
+    config = lines.parse(
+        "ip access-list web permit tcp src any sport any dest any dport eq 443\n"
+        "ip access-list web permit tcp src any sport any dest any dport eq 80\n"
+        "ip access-list webmail permit ip src any dest any\n"
+    )
+    after, _ = lines.apply(config, Edit((), "no ip access-list web"))
+    assert after.paths == {("ip access-list webmail permit ip src any dest any",)}
+
+
+def test_restore_leaves_a_key_someone_else_set_meanwhile() -> None:
+    reregister = [
+        Edit((), "no nm ddns notify interface GigaEthernet0.1 protocol ip"),
+        Edit((), "nm ddns notify interface GigaEthernet0.1 protocol ip"),
+    ]
+    touched = lines.touched(BASE, reregister)
+    half, _ = lines.apply_all(BASE, reregister[:1])
+    theirs, _ = lines.apply(half, Edit((), "nm ddns notify interface GigaEthernet0.2 protocol ip"))
+    assert lines.restore(theirs, lines.around(BASE, touched), touched) == []
+
+
+@pytest.mark.parametrize("stored", ["no shutdown", "no ip address"])
+def test_an_added_stored_negation_is_undone(stored: str) -> None:
+    config = lines.parse("interface Tunnel7.0\n  shutdown\n  ip address 10.7.0.1/24\n")
+    step = [Edit(("interface Tunnel7.0",), stored)]
+    after, _ = lines.apply_all(config, step)
+    assert lines.apply_all(after, lines.undo_edits(config, step))[0].same_as(config)
+    touched = lines.touched(config, step)
+    fix = lines.restore(after, lines.around(config, touched), touched)
+    assert lines.apply_all(after, fix)[0].same_as(config)
+
+
+def test_notices_and_absurd_nesting_are_not_config() -> None:
+    text = "% Warning: something\nhostname a\n" + "".join(
+        " " * i + f"line{i}\n" for i in range(3000)
+    )
+    config = lines.parse(text)  # no RecursionError
+    assert ("hostname a",) in config.paths
+    assert not any(p[-1].startswith("%") for p in config.paths)
+    assert max(len(p) for p in config.paths) <= lines.MAX_DEPTH + 1

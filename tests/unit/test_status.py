@@ -45,6 +45,8 @@ def test_status_values_are_stable() -> None:
         "unsaved",
         "locked",
         "ddns-config",
+        "nm-failed",
+        "lost",
     }
 
 
@@ -68,6 +70,8 @@ SEVERITY: dict[Status, tuple[ExitCode, ExitCode]] = {
     Status.UNSAVED: (WARNING, WARNING),
     Status.LOCKED: (WARNING, WARNING),
     Status.DDNS_CONFIG: (WARNING, WARNING),
+    Status.NM_FAILED: (WARNING, WARNING),
+    Status.LOST: (CRITICAL, CRITICAL),
 }
 
 

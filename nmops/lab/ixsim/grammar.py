@@ -68,6 +68,8 @@ _SINGLE: dict[str, Callable[[str], bool]] = {
     "ipv6": _ip(6, False),
     "ipv6-prefix": _ip(6, True),
     "fqdn": _is_fqdn,
+    # What a prompt can show: the driver follows only such hostnames.
+    "host": lambda t: re.fullmatch(r"[A-Za-z0-9._-]{1,63}", t, re.ASCII) is not None,
 }
 
 
@@ -170,10 +172,10 @@ _OSPF = ("ospf", "ospf6")
 # (contexts, pattern). A context is a block kind of nmops.ix.lines, or "top".
 _RULES: tuple[tuple[tuple[str, ...], str], ...] = (
     # --- global [C] unless marked ---
-    (_TOP, "hostname ; <name>"),
+    (_TOP, "hostname ; <host>"),
     (_TOP, "timezone ; <word> <int:0-59>"),
-    (_TOP, "ip route ; default|<ipv4-prefix> <ifname>|<ipv4> [ distance|metric <int:1-255> ]"),
-    (_TOP, "ipv6 route ; default|<ipv6-prefix> <ifname>|<ipv6> [ distance|metric <int:1-255> ]"),
+    (_TOP, "ip route default|<ipv4-prefix> <ifname>|<ipv4> ; [ distance|metric <int:1-255> ]"),
+    (_TOP, "ipv6 route default|<ipv6-prefix> <ifname>|<ipv6> ; [ distance|metric <int:1-255> ]"),
     (_TOP, "ip dhcp enable"),
     (_TOP, "ipv6 dhcp enable"),
     (_TOP, "ip|ipv6 ufs-cache enable|max-entries [ <int:1-1000000> ]"),
@@ -186,7 +188,8 @@ _RULES: tuple[tuple[tuple[str, ...], str], ...] = (
     (_TOP, "telnet-server ip enable"),
     (_TOP, "http-server ip enable"),
     (_TOP, "ntp ip enable"),
-    (_TOP, "ntp server ; <ipv4>|<ipv6>|<fqdn> [ priority <int:1-10> ]"),
+    (_TOP, "ntp server <ipv4>|<ipv6>|<fqdn> ; [ priority <int:1-10> ]"),
+    (_TOP, "snmp-agent ip enable"),
     (_TOP, "logging buffered <int:1-100000> [ cyclic ]"),
     (_TOP, "logging timestamp datetime"),
     (_TOP, "ikev2 authentication psk id keyid|fqdn|ipv4|ipv6 <word> ; key char|hex|secret <word>"),
