@@ -32,6 +32,7 @@ test: deps venv lint
 bench: deps venv
 	$(BIN)/python bench/check_dns.py
 	$(BIN)/python bench/router_facts.py
+	$(BIN)/python bench/repair.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

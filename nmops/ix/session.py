@@ -519,7 +519,7 @@ class ChangeSession(ReadSession):
                 f"{self.target.router}: not reloading: the running config is not saved and "
                 "a reload would revert it (save it, or reload with force)"
             )
-        self._log.warning("reloading")
+        self._log.info("reloading")
         confirm = CHANGE_COMMANDS["reload_confirm"]
         self._record(f"> {confirm}")
         at = time.monotonic()

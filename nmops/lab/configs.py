@@ -45,6 +45,7 @@ def write_lab_config(
             "allow_documentation": True,  # the lab hands out documentation-range addresses
             **(dns or {}),
         },
+        "state": {"url": "sqlite:///state.db"},  # beside this file, not the user's own
         **(extra_settings or {}),
     }
     inventory: dict[str, Any] = {

@@ -134,6 +134,7 @@ async def start_lab(
     timings: Timings | None = None,
     ssh: dict[str, Any] | None = None,
     twins: list[Twin] | None = None,
+    policy: dict[str, Any] | None = None,
 ) -> RunningLab:
     """Start the lab and write ``DIR/nmops.yaml`` + ``DIR/inventory.yaml`` for it."""
     directory = directory.resolve()
@@ -175,10 +176,29 @@ async def start_lab(
                 "concurrency": 50,
                 "log_dir": "nmops-logs",  # nmops's side; logs/ is what the routers received
                 **(ssh or {}),
-            }
+            },
+            "policy": {
+                **lab_policy(timings or (Timings.fast() if fast else Timings())),
+                **(policy or {}),
+            },
         },
     )
     return RunningLab(directory, config_path, registry, ddns, sim, endpoints)
+
+
+def lab_policy(timings: Timings) -> dict[str, Any]:
+    """The repair policy scaled to the lab's clock: waits a few times what the simulated
+    routers take (DDNS, reload), so a whole ladder, reboot and all, runs in seconds. The lab
+    is a sandbox: `fix --apply` may act there."""
+    unit = max(timings.ddns_delay, 0.05)
+    return {
+        "actions": "apply",
+        "ddns_wait": round(max(25 * unit, 3.0), 2),
+        "ike_wait": round(max(30 * unit, 4.0), 2),
+        "reboot_wait": round(max(6 * timings.reload_delay + 40 * unit, 15.0), 2),
+        "poll": round(max(unit, 0.2), 2),
+        "link_gap": 600,
+    }
 
 
 def _lab_router(name: str, text: str, endpoint: RouterEndpoint, twins: list[Twin]) -> LabRouter:

@@ -93,6 +93,10 @@ class Lease:
             holder = self.held()
             if holder is None:
                 continue  # released or expired between the two statements: try again
+            if self._dead_here(holder):
+                log.warning("state lease: its holder %s is gone; taking it over", holder.describe())
+                self._take_from(holder)
+                continue
             left = deadline - time.monotonic()
             if left <= 0:
                 raise LeaseHeld(holder, self.store.now())
@@ -100,6 +104,28 @@ class Lease:
                 on_wait(holder)
             time.sleep(min(poll, left))
         log.info("state lease taken for %s (holder %s)", self.purpose, self.holder)
+
+    def _dead_here(self, holder: Holder) -> bool:
+        """A holder on this host whose process has gone (killed, crashed): its lease need not
+        run out first. On another host nmops cannot tell, and waits for the expiry."""
+        if holder.host != self.host or holder.pid == self.pid:
+            return False
+        try:
+            os.kill(holder.pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False  # alive, but not ours to signal
+        return False
+
+    def _take_from(self, holder: Holder) -> None:
+        """Expire ``holder``'s row (only if it is still theirs), so ``_take`` may have it."""
+        with self.store.begin() as conn:
+            conn.execute(
+                sa.update(lease)
+                .where(lease.c.name == LEASE_ACTOR, lease.c.holder == holder.holder)
+                .values(expires_at=self.store.now() - timedelta(seconds=1))
+            )
 
     def _take(self) -> bool:
         """One compare-and-set: take over an expired (or our own) row, else insert one."""

@@ -25,7 +25,7 @@ import dns.rcode
 import pytest
 from click.testing import CliRunner
 
-import nmops.cli
+import nmops.cli.check
 from nmops.cli import main
 from nmops.config.yamlsrc import MAX_VALUES
 from nmops.errors import ConfigError, DnsError
@@ -189,7 +189,7 @@ def test_internal_error_is_unknown_with_one_line(monkeypatch: pytest.MonkeyPatch
     def boom(path: Path) -> None:
         raise ValueError("an unforeseen\nproblem")
 
-    monkeypatch.setattr(nmops.cli, "load_config", boom)
+    monkeypatch.setattr(nmops.cli.check, "load_config", boom)
     result = CliRunner().invoke(main, ["check", "--config", good_config()])
     assert result.exit_code == 3
     assert result.stdout == ""
@@ -202,7 +202,7 @@ def test_internal_error_traceback_with_vv(monkeypatch: pytest.MonkeyPatch) -> No
     def boom(path: Path) -> None:
         raise ValueError("an unforeseen problem")
 
-    monkeypatch.setattr(nmops.cli, "load_config", boom)
+    monkeypatch.setattr(nmops.cli.check, "load_config", boom)
     result = CliRunner().invoke(main, ["-vv", "check", "--config", good_config()])
     assert result.exit_code == 3
     assert result.stderr.startswith("Traceback (most recent call last):\n")
@@ -215,9 +215,9 @@ def test_internal_error_traceback_with_vv(monkeypatch: pytest.MonkeyPatch) -> No
 def test_internal_error_in_a_real_process() -> None:
     """Through ``nmops.cli:main`` as the entry point calls it: SystemExit 3, not Python's 1."""
     script = (
-        "import sys, nmops.cli\n"
+        "import sys, nmops.cli, nmops.cli.check\n"
         "def boom(path): raise RuntimeError('deep in the stack')\n"
-        "nmops.cli.load_config = boom\n"
+        "nmops.cli.check.load_config = boom\n"
         "nmops.cli.main()\n"
     )
     run = run_nmops("check", argv0=[sys.executable, "-c", script])
@@ -231,7 +231,7 @@ def test_ctrl_c_is_130(monkeypatch: pytest.MonkeyPatch) -> None:
     def interrupted(path: Path) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(nmops.cli, "load_config", interrupted)
+    monkeypatch.setattr(nmops.cli.check, "load_config", interrupted)
     result = CliRunner().invoke(main, ["check", "--config", good_config()])
     assert result.exit_code == 130
     assert result.stderr == "nmops: interrupted\n"
@@ -270,7 +270,7 @@ def test_error_text_is_never_markup(monkeypatch: pytest.MonkeyPatch, error: Exce
     def fail(path: Path) -> None:
         raise error
 
-    monkeypatch.setattr(nmops.cli, "load_config", fail)
+    monkeypatch.setattr(nmops.cli.check, "load_config", fail)
     result = CliRunner().invoke(main, ["check", "--config", good_config()])
     assert result.exit_code == 3, result.output
     assert "Traceback" not in result.stderr and result.exception is not None

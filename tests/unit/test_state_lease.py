@@ -218,8 +218,35 @@ def test_processes_racing_for_the_lease_exactly_one_wins(
         for child in children:
             child.join(60)
     assert [child.exitcode for child in children] == [0, 0, 0, 0]
-    with pytest.raises(LeaseHeld, match=winner):  # gone without releasing: not yet expired
-        late.acquire()
-    clock.advance(61)
+    # Gone without releasing, on this host: its process is dead, so no wait for the expiry.
     late.acquire()
     assert (held := late.held()) is not None and held.purpose == "late"
+
+
+def test_a_dead_holder_on_this_host_is_taken_over_at_once(store: Store) -> None:
+    """Killed (SIGKILL, a crash): its process is gone, so its lease need not run out first."""
+    import subprocess
+    import sys
+
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    dead = Lease(store, purpose="nmops fix --apply", ttl=3600)
+    dead.pid = int(child.stdout)  # a pid that no longer runs
+    dead.acquire()
+    mine = Lease(store, purpose="nmops check", ttl=3600)
+    mine.acquire(wait=0)
+    holder = mine.held()
+    assert holder is not None and holder.holder == mine.holder
+
+
+def test_a_holder_on_another_host_is_waited_for_until_it_expires(
+    store: Store, clock: base.FakeClock
+) -> None:
+    other = Lease(store, purpose="nmops serve", ttl=60)
+    other.host, other.pid = "elsewhere", 1  # a pid that is alive here means nothing there
+    other.acquire()
+    mine = Lease(store, purpose="nmops fix --apply", ttl=60)
+    with pytest.raises(LeaseHeld, match="elsewhere"):
+        mine.acquire()
+    clock.advance(61)
+    mine.acquire()

@@ -292,8 +292,8 @@ class _Session(asyncssh.SSHServerSession[str]):
         if delay:
             self._flush()
             await asyncio.sleep(delay)
-            if self._closed:
-                return
+        # A line the router has received is carried out even if the client has gone
+        # meanwhile (killed, cut off), as a real IX does: only the answer is lost.
         reply = cli.execute(key.line)
         if reply.delay:
             self._flush()

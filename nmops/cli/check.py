@@ -1,0 +1,141 @@
+"""`nmops check`, `nmops trust` and `nmops demo`."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from rich.text import Text
+
+from nmops import aio
+from nmops.check import CheckReport, run_check
+from nmops.cli.app import CONFIG_OPTION, _console, _fail, main, open_store
+from nmops.config.load import Config, config_path, load_config
+from nmops.errors import NmopsError
+from nmops.report.check_json import check_document
+from nmops.report.check_text import check_table, plain, router_table, summary_line
+from nmops.status import ExitCode
+
+
+def _record(config: Config, report: CheckReport) -> CheckReport:
+    """Keep what the check saw (the history `fix` and the reports read), and say which
+    routers a reboot lost. A state database that cannot be written costs the record, not the
+    check: a warning on stderr."""
+    from nmops.record import lost_routers, record, with_lost
+    from nmops.state import StateError, finish_run, start_run
+
+    try:
+        with open_store(config) as store:
+            report = with_lost(report, lost_routers(store, report))
+            run_id = start_run(store, "check", [r.name for r in report.routers])
+            record(store, run_id, report)
+            finish_run(store, run_id, int(report.exit_code))
+    except StateError as exc:
+        _console(stderr=True).print(
+            Text.assemble(("warning:", "yellow"), " check not recorded: ", plain(exc)),
+            soft_wrap=True,
+        )
+    return report
+
+
+def _print_report(report: CheckReport, *, as_json: bool, quiet: bool) -> None:
+    out = _console()
+    if as_json:
+        # Indented for a person at a terminal; compact (and several times faster to write, the
+        # C encoder) for a pipe.
+        indent = 2 if sys.stdout.isatty() else None
+        click.echo(json.dumps(check_document(report), indent=indent))
+        return
+    if quiet and report.exit_code is ExitCode.OK:
+        return
+    names = check_table(report, only_problems=quiet)
+    if names.row_count:
+        out.print(names)
+    routers = router_table(report, only_problems=quiet)
+    if routers is not None and routers.row_count:
+        out.print(routers)
+    out.print(summary_line(report))
+
+
+@main.command()
+@CONFIG_OPTION
+@click.option("--router", "routers", multiple=True, metavar="NAME", help="Only these routers.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document (nmops.check/1).")
+@click.option("--quiet", is_flag=True, help="Only problems; nothing when all is well.")
+@click.option("--no-router", is_flag=True, help="Skip the router side (DNS only).")
+def check(
+    config_opt: str | None, routers: tuple[str, ...], as_json: bool, quiet: bool, no_router: bool
+) -> None:
+    """Resolve every router's DDNS names at the zone's authoritative servers and compare them
+    with what each router says (its addresses, its IKE peers, its saved config)."""
+    try:
+        config = load_config(config_path(config_opt))
+        selected = config.routers(list(routers))
+        report = aio.run(run_check(config, selected, ask_routers=not no_router))
+    except NmopsError as exc:
+        _fail(exc)
+        return
+    report = _record(config, report)
+    _print_report(report, as_json=as_json, quiet=quiet)
+    sys.exit(report.exit_code)
+
+
+@main.command()
+def demo() -> None:
+    """Run nmops on the built-in lab (no routers needed) and explain what it shows."""
+    from nmops.lab.demo import run_demo
+
+    out = _console()
+    result = aio.run(run_demo())
+    from zoneinfo import ZoneInfo
+
+    from nmops.report.plan_text import applied_table, history_table, plan_summary, plan_table
+
+    for step in result.steps:
+        out.rule(plain(step.title))
+        if step.report is not None:
+            out.print(check_table(step.report))
+            routers = router_table(step.report)
+            if routers is not None:
+                out.print(routers)
+            out.print(summary_line(step.report))
+        if step.fix is not None:
+            if step.fix.results:
+                out.print(applied_table(step.fix.results))
+            else:
+                out.print(plan_table(step.fix.plan))
+                out.print(plan_summary(step.fix.plan))
+        if step.history:
+            out.print(history_table(step.history, ZoneInfo("Asia/Tokyo")))
+        out.print(step.explanation, markup=False)
+        out.print()
+    if result.ok:
+        out.print("[green]The demo ran as intended.[/]")
+        sys.exit(0)
+    for problem in result.problems:
+        out.print(Text.assemble(("demo problem:", "red"), " ", plain(problem)))
+    sys.exit(1)
+
+
+@main.command()
+@click.argument("router")
+@click.option("--config", "config_opt", metavar="PATH", help="nmops.yaml.")
+@click.option("--replace", is_flag=True, help="Replace a pinned key that has changed.")
+def trust(router: str, config_opt: str | None, replace: bool) -> None:
+    """Show ROUTER's SSH host key fingerprint and pin it in nmops's known_hosts."""
+    from nmops.ix.trust import trust_router
+
+    out = _console()
+    try:
+        config = load_config(config_path(config_opt))
+        (selected,) = config.routers([router])
+        results = aio.run(trust_router(config, selected, replace=replace))
+    except NmopsError as exc:
+        _fail(exc)
+        return
+    failed = False
+    for r in results:
+        out.print(plain(f"{router} {r.path} {r.fingerprint or '-'}: {r.outcome}"))
+        failed |= r.outcome not in ("pinned", "already pinned", "replaced")
+    sys.exit(ExitCode.WARNING if failed else ExitCode.OK)
