@@ -44,7 +44,7 @@ LEASE_ACTOR = "actor"
 
 # The migration that brings a database to these tables (a test checks it is Alembic's head):
 # Store.open recognises an up-to-date database by it without loading Alembic.
-REVISION = "0001"
+REVISION = "0002"
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -188,6 +188,96 @@ lease = sa.Table(
     sa.Column("acquired_at", UTCDateTime, nullable=False),
     sa.Column("renewed_at", UTCDateTime, nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+
+
+# --- 0002: the service (issue 9) and pins (issue 8) ----------------------------------------
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("key", sa.String, nullable=False),
+    sa.Column("channel", sa.String, nullable=False),
+    sa.Column("target", sa.String, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("body", sa.JSON, nullable=False),
+    sa.Column("state", sa.String, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("next_try_at", UTCDateTime, nullable=False),
+    sa.Column("claimed_by", sa.String),
+    sa.Column("claimed_until", UTCDateTime),
+    sa.Column("sent_at", UTCDateTime),
+    sa.UniqueConstraint("key"),
+    sa.Index(None, "state", "next_try_at"),
+)
+OUTBOX_CHANNELS = ("mail", "webhook")
+OUTBOX_STATES = ("pending", "sending", "sent", "dead")
+
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("router", sa.String, nullable=False),
+    sa.Column("subject", sa.String, nullable=False),
+    sa.Column("kind", sa.String, nullable=False),
+    sa.Column("status", sa.String, nullable=False),
+    sa.Column("detail", sa.Text),
+    sa.Column("opened_at", UTCDateTime, nullable=False),
+    sa.Column("since_at", UTCDateTime, nullable=False),
+    sa.Column("resolved_at", UTCDateTime),
+    sa.Column("good_count", sa.Integer, nullable=False),
+    sa.Column("flaps", sa.Integer, nullable=False),
+    sa.Column("notified_at", UTCDateTime),
+    sa.Index(None, "router", "subject"),
+    sa.Index(None, "resolved_at"),
+)
+INCIDENT_KINDS = ("problem", "flapping")
+
+silences = sa.Table(
+    "silences",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("router", sa.String, nullable=False),
+    sa.Column("starts_at", UTCDateTime, nullable=False),
+    sa.Column("ends_at", UTCDateTime, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("created_by", sa.String, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index(None, "ends_at"),
+)
+
+job_runs = sa.Table(
+    "job_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("job", sa.String, nullable=False),
+    sa.Column("scheduled_at", UTCDateTime, nullable=False),
+    sa.Column("started_at", UTCDateTime),
+    sa.Column("finished_at", UTCDateTime),
+    sa.Column("outcome", sa.String, nullable=False),
+    sa.Column("exit_code", sa.Integer),
+    sa.Column("detail", sa.Text),
+    sa.Index(None, "job", "scheduled_at"),
+)
+JOB_OUTCOMES = ("running", "ok", "failed", "missed", "overrun")
+
+pins = sa.Table(
+    "pins",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("router", sa.String, nullable=False),
+    sa.Column("tunnel", sa.String, nullable=False),
+    sa.Column("peer", sa.String, nullable=False),
+    sa.Column("family", sa.String, nullable=False),
+    sa.Column("address", sa.String, nullable=False),
+    sa.Column("fqdn", sa.String, nullable=False),
+    sa.Column("pinned_at", UTCDateTime, nullable=False),
+    sa.Column("released_at", UTCDateTime),
+    sa.Column("reason", sa.Text),
+    sa.Index(None, "router", "tunnel"),
 )
 
 

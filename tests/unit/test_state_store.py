@@ -228,10 +228,36 @@ def _check_0001(store: Store) -> None:
     assert holder is not None and (holder.host, holder.pid) == ("old-host", 4242)
 
 
+def _sample_0002(conn: Connection) -> None:
+    at = datetime(2025, 1, 2, tzinfo=UTC)
+    conn.execute(
+        sa.text(
+            "INSERT INTO outbox (key, channel, target, subject, body, state, attempts,"
+            " created_at, next_try_at) VALUES ('k1', 'mail', 'ops@example.net', 's',"
+            " '{}', 'pending', 0, :at, :at)"
+        ),
+        {"at": at},
+    )
+    conn.execute(
+        sa.text(
+            "INSERT INTO pins (router, tunnel, peer, family, address, fqdn, pinned_at)"
+            " VALUES ('ix-a', 'Tunnel1.0', 'ix-b', 'ipv6', '2001:db8::1', 'b.g.v6.nmddns.jp', :at)"
+        ),
+        {"at": at},
+    )
+
+
+def _check_0002(store: Store) -> None:
+    with store.read() as conn:
+        assert conn.execute(sa.text("SELECT key FROM outbox")).scalars().all() == ["k1"]
+        assert conn.execute(sa.text("SELECT tunnel FROM pins")).scalars().all() == ["Tunnel1.0"]
+
+
 # Sample rows written right after each revision, and the checks that they survived every
 # later one. A new migration adds its entry here (the test insists).
 SAMPLES: dict[str, tuple[Callable[[Connection], None], Callable[[Store], None]]] = {
     "0001": (_sample_0001, _check_0001),
+    "0002": (_sample_0002, _check_0002),
 }
 
 
