@@ -43,6 +43,7 @@ from nmops.state import (
     reboots_since,
     set_outcome,
 )
+from nmops.state.pins import add_pin, open_pins, release_pin
 from nmops.waiting import look_up, wait_for_dns
 
 log = logging.getLogger(__name__)
@@ -268,6 +269,19 @@ class Applier:
                     f"{' > '.join(moved[0]) if moved else '?'}); {restored}", failed="undone"
                 )  # fmt: skip
             finish(self.store, entry, "done")
+            if step.rung is Rung.SYNC:
+                # Verified line for line against the plan: that is the verification.
+                await session.save()
+                running, startup = await self._configs(session)
+                if not running.same_as(startup):
+                    return self._finish(step, ids, (), "saved, but startup still differs",
+                                        failed="failed")  # fmt: skip
+                return self._finish(
+                    step, ids, step.problems, f"{len(step.edits)} lines applied, verified; "
+                    "saved (write memory)"
+                )  # fmt: skip
+            if step.pin is not None:
+                return self._pinned(step, ids)
             if step.rung is Rung.TUNNEL_BOUNCE:
                 cured, detail = await self._wait_tunnel(session, router, step)
                 return self._finish(step, ids, cured, detail)
@@ -284,6 +298,29 @@ class Applier:
                 else:
                     detail += "; not saved: a config that failed verification is never saved"
             return self._finish(step, ids, cured, detail)
+
+    def _pinned(self, step: Step, ids: tuple[int, ...]) -> StepResult:
+        """Record a pin set or taken back (the config is verified; not saved, on purpose)."""
+        assert step.pin is not None and step.tunnel is not None
+        spec = step.pin
+        for pin in open_pins(self.store, step.router):
+            if pin.tunnel == step.tunnel:
+                release_pin(self.store, pin.id)
+        if step.rung is Rung.PIN:
+            add_pin(
+                self.store,
+                router=step.router,
+                tunnel=step.tunnel,
+                peer=spec.peer,
+                family=spec.family,
+                address=spec.address,
+                fqdn=spec.fqdn,
+                reason=step.why,
+            )
+            detail = f"{step.tunnel} points at {spec.address} while {spec.fqdn} is broken"
+        else:
+            detail = f"{step.tunnel} points at {spec.fqdn} again"
+        return self._finish(step, ids, step.problems, detail + " (not saved: a pin is temporary)")
 
     async def _undo(
         self,

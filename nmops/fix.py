@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from nmops.apply import Applier, Progress, StepResult
 from nmops.check import CheckReport, build_report, observe
 from nmops.config.load import Config
 from nmops.config.model import Router
+from nmops.dns.observe import names_to_check
 from nmops.errors import NmopsError
-from nmops.plan import Plan, make_plan
+from nmops.plan import OpenPin, Plan, make_plan
+from nmops.plan_pins import pin_steps
 from nmops.record import lost_routers, record, situations, with_lost
 from nmops.report.plan_text import commands
 from nmops.state import (
@@ -31,9 +34,11 @@ from nmops.state import (
     start_run,
     unfinished,
 )
+from nmops.state.pins import open_pins
 from nmops.status import ExitCode, worst
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class FixRefused(NmopsError):
@@ -83,10 +88,36 @@ async def run_fix(
         )
     if not apply:
         return await _plan_only(config, store, routers, allow_unsaved=allow_unsaved)
-    lease = Lease(store, purpose="nmops fix --apply")
+    return await leased(
+        store,
+        "nmops fix --apply",
+        lambda lease: _apply(
+            config, store, routers, lease, plan_id=plan_id, allow_unsaved=allow_unsaved, say=say
+        ),
+        wait=wait,
+        on_wait=on_wait,
+    )
+
+
+async def leased(
+    store: Store,
+    purpose: str,
+    work: Callable[[Lease], Awaitable[T]],
+    *,
+    wait: float = 0.0,
+    on_wait: Callable[[Holder], None] | None = None,
+) -> T:
+    """``work`` under the actor lease, renewed beside it: a lost lease stops it. Whoever
+    changes routers (fix, peers sync) goes through here, so two actors never act at once."""
+    lease = Lease(store, purpose=purpose)
     await asyncio.to_thread(lease.acquire, wait=wait, on_wait=on_wait)
     try:
-        return await _leased(config, store, routers, lease, plan_id, allow_unsaved, say)
+        async with asyncio.TaskGroup() as group:
+            renewing = group.create_task(keep_alive(lease))
+            try:
+                return await work(lease)
+            finally:
+                renewing.cancel()
     except BaseExceptionGroup as group:
         # The task group's wrapper around one error of ours (LeaseLost, FixRefused): that
         # error, as the CLI knows how to report it.
@@ -95,33 +126,24 @@ async def run_fix(
         raise
     finally:
         await asyncio.to_thread(lease.release)
-
-
-async def _leased(
-    config: Config,
-    store: Store,
-    routers: list[Router],
-    lease: Lease,
-    plan_id: str | None,
-    allow_unsaved: bool,
-    say: Progress,
-) -> FixResult:
-    """The work, with the lease renewed beside it: a lost lease stops it."""
-    async with asyncio.TaskGroup() as group:
-        renewing = group.create_task(keep_alive(lease))
-        try:
-            return await _apply(
-                config,
-                store,
-                routers,
-                lease,
-                plan_id=plan_id,
-                allow_unsaved=allow_unsaved,
-                say=say,
-            )
-        finally:
-            renewing.cancel()
     raise AssertionError("unreachable: the task group returns or raises")
+
+
+async def recover_unfinished(
+    applier: Applier, store: Store, by_name: dict[str, Router], say: Progress
+) -> tuple[list[str], set[str]]:
+    """Put back what an interrupted step left half-done, before anything else: what was
+    done, and the routers that still have an unfinished step (not to be acted on)."""
+    recovered: list[str] = []
+    for entry in [e for e in unfinished(store) if e.router in by_name]:
+        say(f"{entry.router}: an interrupted step (journal {entry.id}) is put back first", None)
+        try:
+            text = await applier.recover(by_name[entry.router], entry)
+        except (NmopsError, OSError) as exc:
+            text = f"cannot put it back yet: {exc}"
+        recovered.append(f"{entry.router}: journal {entry.id}: {text}")
+        say(f"{entry.router}: {text}", None)
+    return recovered, {e.router for e in unfinished(store) if e.router in by_name}
 
 
 async def _check(
@@ -168,12 +190,16 @@ def _plan(
     config: Config, store: Store, report: CheckReport, routers: list[Router], *, allow_unsaved: bool
 ) -> Plan:
     now = store.now()
-    return make_plan(
-        situations(config, store, report, routers, now),
-        config.settings.policy,
-        now,
-        allow_unsaved=allow_unsaved,
-    )
+    found = situations(config, store, report, routers, now)
+    plan = make_plan(found, config.settings.policy, now, allow_unsaved=allow_unsaved)
+    owners = {n.fqdn: (n.router, n.family) for n in names_to_check(config, config.routers())}
+    pins = [
+        OpenPin(p.router, p.tunnel, p.peer, "ipv4" if p.family == "ipv4" else "ipv6", p.address,
+                p.fqdn)
+        for p in open_pins(store)
+    ]  # fmt: skip
+    extra = pin_steps(found, config.settings.policy, pins, owners)
+    return Plan(plan.steps + tuple(extra), plan.waiting) if extra else plan
 
 
 async def _apply(
@@ -187,19 +213,9 @@ async def _apply(
     say: Progress,
 ) -> FixResult:
     by_name = {r.name: r for r in routers}
-    recovered: list[str] = []
-    pending = [e for e in unfinished(store) if e.router in by_name]
     run_id = start_run(store, "fix", list(by_name))
     applier = Applier(config, store, run_id, plan_id or "", lease.holder, say, allow_unsaved)
-    for entry in pending:
-        say(f"{entry.router}: an interrupted step (journal {entry.id}) is put back first", None)
-        try:
-            text = await applier.recover(by_name[entry.router], entry)
-        except (NmopsError, OSError) as exc:
-            text = f"cannot put it back yet: {exc}"
-        recovered.append(f"{entry.router}: journal {entry.id}: {text}")
-        say(f"{entry.router}: {text}", None)
-    blocked = {e.router for e in unfinished(store) if e.router in by_name}
+    recovered, blocked = await recover_unfinished(applier, store, by_name, say)
     seen = await observe(config, routers)
     report = build_report(config, routers, seen)
     report = with_lost(report, lost_routers(store, report))

@@ -35,11 +35,34 @@ class Rung(enum.StrEnum):
     TUNNEL_BOUNCE = "tunnel-bounce"  # shutdown, no shutdown on the tunnel
     REBOOT = "reboot"
     NEEDS_HUMAN = "needs-human"
+    SYNC = "peers-sync"  # converge to the rendered config (`nmops peers sync`), verify, save
+    PIN = "pin"  # point a tunnel at its peer's real address while the peer's name is broken
+    UNPIN = "unpin"  # back to the peer's FQDN once DNS is right
 
     @property
     def acts(self) -> bool:
         """Whether the step sends anything to the router."""
         return self not in (Rung.UPSTREAM, Rung.NEEDS_HUMAN)
+
+
+@dataclass(frozen=True)
+class PinSpec:
+    peer: str  # the router at the other end
+    family: Family
+    address: str  # the peer's real address (the pin)
+    fqdn: str  # the peer's name (what the tunnel goes back to)
+
+
+@dataclass(frozen=True)
+class OpenPin:
+    """A pin the state database holds (plain values: the plan stays pure)."""
+
+    router: str
+    tunnel: str
+    peer: str
+    family: Family
+    address: str
+    fqdn: str
 
 
 @dataclass(frozen=True)
@@ -51,10 +74,11 @@ class Step:
     edits: tuple[Edit, ...] = ()
     blocked: tuple[str, ...] = ()  # why it cannot run now (then the ladder goes on)
     tunnel: str | None = None
+    pin: PinSpec | None = None  # what a pin/unpin step records
 
     @property
     def saves(self) -> bool:
-        return self.rung is Rung.CONFIG_FIX
+        return self.rung in (Rung.CONFIG_FIX, Rung.SYNC)
 
     @property
     def waits_for(self) -> str | None:
@@ -84,7 +108,7 @@ class Plan:
         body = json.dumps(
             [
                 [s.router, s.rung.value, s.problems, [[*e.context, e.line] for e in s.edits],
-                 s.blocked, s.tunnel]
+                 s.blocked, s.tunnel, s.pin and [s.pin.peer, s.pin.address]]
                 for s in self.steps
             ],
             separators=(",", ":"),

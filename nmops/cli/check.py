@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import click
 from rich.text import Text
@@ -17,35 +19,57 @@ from nmops.report.check_json import check_document
 from nmops.report.check_text import check_table, plain, router_table, summary_line
 from nmops.status import ExitCode
 
+if TYPE_CHECKING:
+    from nmops.state.pins import Pin
 
-def _record(config: Config, report: CheckReport) -> CheckReport:
+
+def _record(config: Config, report: CheckReport) -> tuple[CheckReport, list[Pin]]:
     """Keep what the check saw (the history `fix` and the reports read), and say which
-    routers a reboot lost. A state database that cannot be written costs the record, not the
-    check: a warning on stderr."""
+    routers a reboot lost; the pins in force. A state database that cannot be written costs
+    the record, not the check: a warning on stderr."""
     from nmops.record import lost_routers, record, with_lost
     from nmops.state import StateError, finish_run, start_run
+    from nmops.state.pins import open_pins
 
+    names = {r.name for r in report.routers}
+    pins: list[Pin] = []
     try:
         with open_store(config) as store:
             report = with_lost(report, lost_routers(store, report))
             run_id = start_run(store, "check", [r.name for r in report.routers])
             record(store, run_id, report)
             finish_run(store, run_id, int(report.exit_code))
+            pins = [p for p in open_pins(store) if p.router in names]
     except StateError as exc:
         _console(stderr=True).print(
             Text.assemble(("warning:", "yellow"), " check not recorded: ", plain(exc)),
             soft_wrap=True,
         )
-    return report
+    return report, pins
 
 
-def _print_report(report: CheckReport, *, as_json: bool, quiet: bool) -> None:
+def _pin_line(pin: Pin) -> str:
+    return (
+        f"pinned: {pin.router} {pin.tunnel} -> {pin.address} while {pin.peer}'s "
+        f"{pin.fqdn} is broken (since {pin.pinned_at:%Y-%m-%d %H:%M} UTC)"
+    )
+
+
+def _print_report(
+    report: CheckReport, *, as_json: bool, quiet: bool, pins: Sequence[Pin] = ()
+) -> None:
     out = _console()
     if as_json:
         # Indented for a person at a terminal; compact (and several times faster to write, the
         # C encoder) for a pipe.
         indent = 2 if sys.stdout.isatty() else None
-        click.echo(json.dumps(check_document(report), indent=indent))
+        document = check_document(report)
+        document["pins"] = [
+            {"router": p.router, "tunnel": p.tunnel, "peer": p.peer, "family": p.family,
+             "address": p.address, "fqdn": p.fqdn, "since": p.pinned_at.isoformat()}
+            for p in pins
+        ]  # fmt: skip
+        click.echo(json.dumps(document, indent=indent))
         return
     if quiet and report.exit_code is ExitCode.OK:
         return
@@ -55,6 +79,8 @@ def _print_report(report: CheckReport, *, as_json: bool, quiet: bool) -> None:
     routers = router_table(report, only_problems=quiet)
     if routers is not None and routers.row_count:
         out.print(routers)
+    for pin in pins:
+        out.print(plain(_pin_line(pin)), soft_wrap=True)
     out.print(summary_line(report))
 
 
@@ -76,8 +102,8 @@ def check(
     except NmopsError as exc:
         _fail(exc)
         return
-    report = _record(config, report)
-    _print_report(report, as_json=as_json, quiet=quiet)
+    report, pins = _record(config, report)
+    _print_report(report, as_json=as_json, quiet=quiet, pins=pins)
     sys.exit(report.exit_code)
 
 

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from nmops.config.model import MAX_FQDN, Inventory, Router, Settings
+from nmops.config.network import link_problems, router_problems
 from nmops.config.secrets import SecretRef
 from nmops.config.yamlsrc import Located, Path_, dotted, load_located, shown_key
 from nmops.errors import ConfigError, SecretError
@@ -35,7 +36,7 @@ _ECHOED = frozenset(
         *(f"ssh.{k}" for k in ("concurrency", "takeover", "log_dir")),
         *(f"policy.{k}" for k in ("actions", "confirm_after", "ddns_wait", "ike_wait")),
         *(f"policy.{k}" for k in ("reboot_wait", "poll", "max_reboots", "link_gap")),
-        *(f"policy.{k}" for k in ("quiet_hours", "timezone")),
+        *(f"policy.{k}" for k in ("quiet_hours", "timezone", "pin")),
         "netmeister.group",
         "netmeister.zone",
         *(f"routers.*.{k}" for k in ("name", "site", "ddns_hostname", "ddns.ipv4", "ddns.ipv6")),
@@ -43,6 +44,12 @@ _ECHOED = frozenset(
         *(f"routers.*.{k}" for k in ("expect.ipv4.#", "expect.ipv6.#")),
         *(f"routers.*.management.#.{k}" for k in ("host", "port", "via.#")),
         "routers.*.reboot",
+        *(f"routers.*.{k}" for k in ("model", "monitor.target", "hgw.address")),
+        *(f"routers.*.wan.ipoe.{k}" for k in ("interface", "mode", "ipv6")),
+        *(f"routers.*.wan.pppoe.{k}" for k in ("interface", "profile")),
+        *(f"routers.*.address.{k}" for k in ("ipv4", "ipv6")),
+        *(f"links.#.{k}" for k in ("peers.#", "via.#.family", "via.#.cost", "via.#.tunnel")),
+        "peers.templates",
     }
 )
 _HIDDEN = "(not shown)"
@@ -166,6 +173,7 @@ def load_inventory(path: Path) -> Inventory:
                 f"{names[0]}'s: two routers cannot share DNS names (set ddns_hostname)"
             )
     problems += _fqdn_problems(inventory, src)
+    problems += _network_problems(inventory, src)
     problems += _secret_problems(inventory, src)
     if problems:
         raise ConfigError(problems)
@@ -185,6 +193,19 @@ def _fqdn_problems(inventory: Inventory, src: Located) -> list[str]:
             f"characters (max {MAX_FQDN}): shorten the host label, group or zone"
         )
     return list(dict.fromkeys(problems))
+
+
+def _network_problems(inventory: Inventory, src: Located) -> list[str]:
+    """What the links ask of the routers, and what a router's peer-config keys say against
+    each other (nmops.config.network), located like the rest."""
+    found = link_problems(inventory)
+    for router in inventory.routers.values():
+        found += router_problems(router)
+    return list(
+        dict.fromkeys(
+            f"{src.where(_source(p, src))}: {dotted(_source(p, src))}: {m}" for p, m in found
+        )
+    )
 
 
 def _secret_problems(inventory: Inventory, src: Located) -> list[str]:

@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from nmops.config.network import FixedAddress, Hgw, Link, Monitor, PeersSettings, Token, Wan
 from nmops.config.policy import Policy, StateSettings
 from nmops.config.secrets import SecretRef
 from nmops.dns.addresses import Server
@@ -94,6 +95,7 @@ class Settings(_Strict):
     ssh: SshSettings = Field(default_factory=SshSettings)
     policy: Policy = Field(default_factory=Policy)
     state: StateSettings = Field(default_factory=StateSettings)
+    peers: PeersSettings = Field(default_factory=PeersSettings)
 
 
 class Ddns(_Strict):
@@ -166,6 +168,13 @@ class Router(_Strict):
     login: Login | None = None
     # deny: never reboot this router (its reboot would cut the only path to it).
     reboot: Literal["allow", "deny"] = "allow"
+    # What `nmops peers render` builds the router's config from (nmops.config.network).
+    model: Token = "IX2215"
+    wan: Wan | None = None
+    monitor: Monitor | None = None
+    hgw: Hgw | None = None
+    psk: Secret | None = None  # this router's IKEv2 key; its peers hold it too
+    address: FixedAddress | None = None  # a hub's fixed addresses, dialled instead of names
 
     @property
     def management_tunnels(self) -> frozenset[str]:
@@ -212,6 +221,7 @@ class Inventory(_Strict):
     netmeister: NetMeister
     defaults: dict[str, Any] = Field(default_factory=dict)
     routers: dict[str, Router]
+    links: list[Link] = Field(default_factory=list)  # the VPN: which routers, which families
 
     @field_validator("routers", mode="before")
     @classmethod

@@ -66,6 +66,10 @@ class Policy(_Strict):
     link_gap: float = Field(3600.0, ge=0, le=7 * 86400)  # never both ends of a link closer
     quiet_hours: QuietHours | None = None  # e.g. "01:00-06:00": no reboots then
     timezone: str = "Asia/Tokyo"
+    # on: a tunnel whose peer's DDNS name stays broken is pointed at the peer's real address
+    # (from the peer's CLI) until the name is right again. Off by default: it changes the
+    # config of a router that has nothing wrong with it.
+    pin: Literal["on", "off"] = "off"
 
     @field_validator("quiet_hours", mode="before")
     @classmethod

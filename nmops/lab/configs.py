@@ -21,6 +21,8 @@ class LabRouter:
     lan: dict[str, str] | None = None
     expect: dict[str, list[str]] | None = None
     management: list[dict[str, Any]] | None = None
+    # What `nmops peers render` builds its config from (wan, psk, hgw, ...), when described.
+    network: dict[str, Any] | None = None
 
 
 def write_lab_config(
@@ -33,6 +35,8 @@ def write_lab_config(
     dns: dict[str, Any] | None = None,
     extra_settings: dict[str, Any] | None = None,
     defaults: dict[str, Any] | None = None,
+    links: list[dict[str, Any]] | None = None,
+    netmeister_password: dict[str, str] | None = None,
 ) -> Path:
     """Write both files into ``directory``; returns the path of ``nmops.yaml``."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -49,9 +53,14 @@ def write_lab_config(
         **(extra_settings or {}),
     }
     inventory: dict[str, Any] = {
-        "netmeister": {"group": group, "zone": zone},
+        "netmeister": {
+            "group": group,
+            "zone": zone,
+            **({"password": netmeister_password} if netmeister_password else {}),
+        },
         "defaults": defaults or {},
         "routers": {},
+        **({"links": links} if links else {}),
     }
     for r in routers:
         body: dict[str, Any] = {}
@@ -59,11 +68,22 @@ def write_lab_config(
             value = getattr(r, key)
             if value is not None:
                 body[key] = value
+        body.update(r.network or {})
         inventory["routers"][r.name] = body
     header = "# Written by nmops for a lab on 127.0.0.1; safe to delete.\n"
     path = directory / "nmops.yaml"
-    path.write_text(header + yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
-    (directory / "inventory.yaml").write_text(
-        header + yaml.safe_dump(inventory, sort_keys=False), encoding="utf-8"
-    )
+    path.write_text(header + _dump(settings), encoding="utf-8")
+    (directory / "inventory.yaml").write_text(header + _dump(inventory), encoding="utf-8")
     return path
+
+
+class _NoAliases(yaml.SafeDumper):
+    """nmops refuses YAML aliases (they are how alias bombs work): never write one, even
+    for a value shared by two routers."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _dump(data: dict[str, Any]) -> str:
+    return yaml.dump(data, Dumper=_NoAliases, sort_keys=False)

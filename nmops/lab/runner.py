@@ -30,7 +30,7 @@ from nmops.lab.ixsim import (
     generate_site_configs,
     golden_configs,
 )
-from nmops.lab.ixsim.sites import SEED_GROUP
+from nmops.lab.ixsim.sites import GOLDEN_ROUTERS, SEED_GROUP
 from nmops.names import check_name, is_interface
 
 log = logging.getLogger(__name__)
@@ -161,12 +161,18 @@ async def start_lab(
         await sim.stop()
         await ddns.stop()
         raise
+    network = _seed_network(directory, twins or [])
     config_path = write_lab_config(
         directory,
         dns_servers=[ddns.address],
         group=SEED_GROUP,
         zone=ZONE,
-        routers=[_lab_router(name, text, endpoints[name], twins or []) for name, text in configs],
+        routers=[
+            _with_network(_lab_router(name, text, endpoints[name], twins or []), network)
+            for name, text in configs
+        ],
+        links=SEED_LINKS if network else None,
+        netmeister_password={"file": "secrets/netmeister-password"} if network else None,
         defaults={"login": {"username": USERNAME, "password": {"file": "secrets/router-password"}}},
         extra_settings={
             "ssh": {
@@ -213,6 +219,63 @@ def _lab_router(name: str, text: str, endpoint: RouterEndpoint, twins: list[Twin
         ddns=entry.get("ddns"),
         ddns_hostname=entry.get("ddns_hostname"),
     )
+
+
+# The seed network as `nmops peers render` reads it (config/inventory.yaml's shape), with the
+# article's example secrets in the lab's secrets directory: the render equals the lab's configs.
+SEED_LINKS = [
+    {"peers": list(GOLDEN_ROUTERS), "via": [{"family": "ipv6", "cost": 1},
+                                            {"family": "ipv4", "cost": 100}]},
+]  # fmt: skip
+_SEED_SECRETS = {
+    "netmeister-password": "password-fetburner",
+    "pppoe-password": "password-1",
+    "psk-ix2215-tokyo": "ix2215-tokyo-psk",
+    "psk-ix2215-kagawa": "ix2215-kagawa-psk",
+}
+_SEED_LANS = {"ix2215-tokyo": "192.168.100.1/24", "ix2215-kagawa": "192.168.10.1/24"}
+
+
+def _seed_network(directory: Path, twins: list[Twin]) -> dict[str, dict[str, Any]]:
+    """Each seed router's network keys; none when a twin stands in for one of them."""
+    if any(t.name in GOLDEN_ROUTERS for t in twins):
+        return {}
+    for name, value in _SEED_SECRETS.items():
+        _write_secret(directory / "secrets" / name, value)
+    wan = {
+        "ipoe": {"interface": "GigaEthernet0.0", "mode": "map-e-ocn", "ipv6": "nd-proxy"},
+        "pppoe": {
+            "interface": "GigaEthernet0.1",
+            "profile": "flets-v4",
+            "username": "user-A@example.com",
+            "password": {"file": "secrets/pppoe-password"},
+        },
+    }
+    out: dict[str, dict[str, Any]] = {}
+    for name in GOLDEN_ROUTERS:
+        out[name] = {
+            "model": "IX2215",
+            "wan": wan,
+            "monitor": {"target": "8.8.8.8"},
+            "lan": {"interface": "GigaEthernet2.0", "address": _SEED_LANS[name]},
+            "psk": {"file": f"secrets/psk-{name}"},
+        }
+    out["ix2215-kagawa"]["hgw"] = {"address": "192.168.1.254/24"}
+    return out
+
+
+def _with_network(router: LabRouter, network: dict[str, dict[str, Any]]) -> LabRouter:
+    described = network.get(router.name)
+    if described is None:
+        return router
+    return dataclasses.replace(router, network=described)
+
+
+def _write_secret(path: Path, value: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
 
 
 def _router_password(directory: Path) -> str:

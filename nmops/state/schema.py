@@ -25,6 +25,9 @@ RUNGS = (
     "reboot",
     "upstream",
     "needs-human",
+    "peers-sync",
+    "pin",
+    "unpin",
 )
 OUTCOMES = (
     "planned",

@@ -665,6 +665,9 @@ def _without_ddns(lab: LabThread, router: str) -> None:
     path = lab.config_path.parent / "inventory.yaml"
     inventory = yaml.safe_load(path.read_text())
     del inventory["routers"][router]["ddns"]
+    # A link needs a name or a fixed address at each end; this hub has neither in the
+    # inventory (its real address is not the lab's business), so it has no links here.
+    inventory.pop("links", None)
     path.write_text(yaml.safe_dump(inventory))
 
 

@@ -366,3 +366,49 @@ def test_two_fixes_at_once_one_acts_the_other_waits(lab: LabThread) -> None:
     acted = [d for d in docs if d["applied"]]
     assert len(acted) == 1
     assert {first.returncode, second.returncode} == {0}
+
+
+# --- pins (policy.pin) -----------------------------------------------------------------------
+
+
+def test_a_pin_holds_while_the_peer_name_is_stuck_and_goes_after_the_repair(
+    lab: LabThread,
+) -> None:
+    policy(lab, pin="on", max_reboots=0)  # the stuck name stays stuck until reboots are allowed
+    broken(lab, KAGAWA, "ddns-v6-stuck", "address-change")
+    code, doc = fix(lab, "--apply")
+    # Both of Tokyo's tunnels to Kagawa had a broken name when the plan was made (the A
+    # record too, until the re-registration): each is pinned to the address Kagawa's CLI shows.
+    assert [(r, s, o) for r, s, o in steps(doc) if s == "pin"] == [(TOKYO, "pin", "verified")] * 2
+    kagawa_v6 = lab.router(KAGAWA).own_address(6)
+    tokyo = lab.router(TOKYO)
+    v6_pin = f"ikev2 peer {kagawa_v6} authentication psk id keyid ix2215-kagawa"
+    assert ("interface Tunnel1.0", v6_pin) in tokyo.running.paths
+    assert not tokyo.startup.same_as(tokyo.running)  # a pin is never saved
+    code, out = cli(lab, "check")
+    assert f"pinned: {TOKYO} Tunnel1.0 -> {kagawa_v6}" in out
+    # The A record is right again: that pin goes; the AAAA is still stuck: that one stays.
+    code, doc = fix(lab, "--apply")
+    assert [(r, s, o) for r, s, o in steps(doc) if s in ("pin", "unpin")] == [
+        (TOKYO, "unpin", "verified")
+    ]
+    assert ("interface Tunnel1.0", v6_pin) in tokyo.running.paths
+    # Reboots allowed: the reboot cures the name, and the next run takes the last pin back.
+    policy(lab, max_reboots=1)
+    code, doc = fix(lab, "--apply")
+    assert (KAGAWA, "reboot", "verified") in steps(doc)
+    cli(lab, "check")
+    code, doc = fix(lab, "--apply")
+    assert [(r, s, o) for r, s, o in steps(doc) if s == "unpin"] == [(TOKYO, "unpin", "verified")]
+    peer_lines = {p for p in tokyo.running.paths if len(p) == 2 and "ikev2 peer" in p[1]}
+    assert peer_lines == {
+        ("interface Tunnel1.0", "ikev2 peer-fqdn-ipv6 ix2215-kagawa.fetburner.v6.nmddns.jp "
+         "authentication psk id keyid ix2215-kagawa"),
+        ("interface Tunnel2.0", "ikev2 peer-fqdn-ipv4 ix2215-kagawa.fetburner.nmddns.jp "
+         "authentication psk id keyid ix2215-kagawa"),
+    }  # fmt: skip
+    assert tokyo.startup.same_as(tokyo.running)  # back to the saved config exactly
+    code, out = cli(lab, "check")
+    assert "pinned:" not in out
+    code, out = cli(lab, "history", TOKYO)
+    assert code == 0 and "pin" in out and "unpin" in out

@@ -288,6 +288,15 @@ _RULES: tuple[tuple[tuple[str, ...], str], ...] = (
     (_OSPF, "area <int:0-4294967295>"),
     (_OSPF, "network <ifname>|<ipv4-prefix> ; area <int:0-4294967295>"),
     (_OSPF, "passive-interface <ifname>"),
+    # --- BGP [?]: argument shapes in the IX style; the nesting (`router bgp N` >
+    # `address-family ...`) is [C] (IX-CLI.md: real configs nest two levels) ---
+    (_TOP, "router bgp <int:1-4294967295>"),
+    (("bgp",), "bgp router-id ; <ipv4>"),
+    (("bgp",), "neighbor <ipv4>|<ipv6> ; remote-as <int:1-4294967295>"),
+    (("bgp",), "address-family ipv4|ipv6 [ unicast ]"),
+    (("bgp-address-family",), "network <ipv4-prefix>|<ipv6-prefix>"),
+    (("bgp-address-family",), "neighbor <ipv4>|<ipv6> activate"),
+    (("bgp-address-family",), "redistribute connected|static"),
 )
 
 # Lines after which the IX prints `% You must restart the router ...` [C dot1q; rest none].

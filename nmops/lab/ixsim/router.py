@@ -101,6 +101,7 @@ class SimRouter:
         self.grammar = Grammar(model)
         self.startup = lines.parse(config_text)
         self.running = self.startup
+        self._ssh_configured = "ssh-server ip enable" in set(self.startup.top_lines())
         self.wan = wan
         self.registry = registry
         self.allocator = allocator
@@ -193,7 +194,16 @@ class SimRouter:
     @property
     def reachable(self) -> bool:
         """Whether the router accepts new SSH connections."""
-        return self.state is State.UP and "ssh-down" not in self.faults
+        return self.state is State.UP and "ssh-down" not in self.faults and self.ssh_enabled
+
+    @property
+    def ssh_enabled(self) -> bool:
+        """[C] `ssh-server ip enable` turns the SSH server on, so a config that had it and lost
+        it answers no new session. A config that never mentions it (the seed's, the lab's) is
+        served anyway: the lab's own convenience, not an IX's behaviour."""
+        if not self._ssh_configured:
+            return True
+        return "ssh-server ip enable" in set(self.running.top_lines())
 
     @property
     def settled(self) -> bool:

@@ -1,0 +1,1 @@
+"""Peer config: the intent model, its templates, render, lint, diff and sync."""
