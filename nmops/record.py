@@ -12,6 +12,7 @@ from nmops.config.load import Config
 from nmops.config.model import Router
 from nmops.diagnose import Finding
 from nmops.dns.observe import names_to_check
+from nmops.linkpaths import record_paths, samples
 from nmops.plan import Rung, Situation
 from nmops.state import (
     Observed,
@@ -54,10 +55,25 @@ def observed(report: RouterReport) -> list[Observed]:
 
 def record(store: Store, run_id: int, report: CheckReport) -> list[Transition]:
     """Record a check; a router whose findings could not all be read (not reachable) keeps
-    the ones it had instead of having them turn `ok`."""
+    the ones it had instead of having them turn `ok`. The path each VPN link took (from the
+    IKE SAs) is recorded beside it, for the digest."""
     complete = [r.name for r in report.routers if r.facts is None or r.facts.reachable]
     rows = [o for r in report.routers for o in observed(r)]
-    return record_run(store, run_id, rows, routers=complete)
+    found = record_run(store, run_id, rows, routers=complete)
+    record_paths(store, run_id, samples(report))
+    return found
+
+
+def record_check(store: Store, report: CheckReport) -> tuple[CheckReport, int]:
+    """A whole check run into the state database: the report (with the routers a reboot
+    lost marked) and the run's id."""
+    from nmops.state import finish_run, start_run
+
+    report = with_lost(report, lost_routers(store, report))
+    run_id = start_run(store, "check", [r.name for r in report.routers])
+    record(store, run_id, report)
+    finish_run(store, run_id, int(report.exit_code))
+    return report, run_id
 
 
 def lost_routers(store: Store, report: CheckReport) -> set[str]:

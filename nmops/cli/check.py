@@ -20,6 +20,7 @@ from nmops.report.check_text import check_table, plain, router_table, summary_li
 from nmops.status import ExitCode
 
 if TYPE_CHECKING:
+    from nmops.state import Store
     from nmops.state.pins import Pin
 
 
@@ -27,25 +28,47 @@ def _record(config: Config, report: CheckReport) -> tuple[CheckReport, list[Pin]
     """Keep what the check saw (the history `fix` and the reports read), and say which
     routers a reboot lost; the pins in force. A state database that cannot be written costs
     the record, not the check: a warning on stderr."""
-    from nmops.record import lost_routers, record, with_lost
-    from nmops.state import StateError, finish_run, start_run
+    from nmops.record import record_check
+    from nmops.state import StateError
     from nmops.state.pins import open_pins
 
     names = {r.name for r in report.routers}
     pins: list[Pin] = []
     try:
         with open_store(config) as store:
-            report = with_lost(report, lost_routers(store, report))
-            run_id = start_run(store, "check", [r.name for r in report.routers])
-            record(store, run_id, report)
-            finish_run(store, run_id, int(report.exit_code))
+            report, run_id = record_check(store, report)
             pins = [p for p in open_pins(store) if p.router in names]
+            _alert(store, config, run_id)
     except StateError as exc:
         _console(stderr=True).print(
             Text.assemble(("warning:", "yellow"), " check not recorded: ", plain(exc)),
             soft_wrap=True,
         )
     return report, pins
+
+
+def _alert(store: Store, config: Config, run_id: int) -> None:
+    """Incidents and alerts after the run; a mail server that is down costs a warning."""
+    from nmops.alerting import after_check
+
+    try:
+        delivery = after_check(store, config, run_id).delivery
+    except NmopsError as exc:
+        _console(stderr=True).print(
+            Text.assemble(("warning:", "yellow"), " incidents not updated: ", plain(exc)),
+            soft_wrap=True,
+        )
+        return
+    if delivery is not None and not delivery.ok:
+        _console(stderr=True).print(
+            Text.assemble(
+                ("warning:", "yellow"),
+                f" {delivery.failed} alert(s) not sent yet ({delivery.waiting} waiting in the "
+                "outbox): ",
+                plain("; ".join(delivery.errors[:3])),
+            ),
+            soft_wrap=True,
+        )
 
 
 def _pin_line(pin: Pin) -> str:

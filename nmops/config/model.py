@@ -17,7 +17,9 @@ from pydantic import (
     model_validator,
 )
 
+from nmops.config.incidents import IncidentSettings
 from nmops.config.network import FixedAddress, Hgw, Link, Monitor, PeersSettings, Token, Wan
+from nmops.config.notify import MailSettings, NotifySettings, ReportSettings
 from nmops.config.policy import Policy, StateSettings
 from nmops.config.secrets import SecretRef
 from nmops.dns.addresses import Server
@@ -95,7 +97,11 @@ class Settings(_Strict):
     ssh: SshSettings = Field(default_factory=SshSettings)
     policy: Policy = Field(default_factory=Policy)
     state: StateSettings = Field(default_factory=StateSettings)
+    mail: MailSettings | None = None
+    notify: NotifySettings = Field(default_factory=NotifySettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
     peers: PeersSettings = Field(default_factory=PeersSettings)
+    incidents: IncidentSettings = Field(default_factory=IncidentSettings)
 
 
 class Ddns(_Strict):

@@ -228,12 +228,16 @@ incidents = sa.Table(
     sa.Column("kind", sa.String, nullable=False),
     sa.Column("status", sa.String, nullable=False),
     sa.Column("detail", sa.Text),
-    sa.Column("opened_at", UTCDateTime, nullable=False),
+    sa.Column("opened_at", UTCDateTime),  # None: seen bad, not yet confirm_after times
     sa.Column("since_at", UTCDateTime, nullable=False),
     sa.Column("resolved_at", UTCDateTime),
+    sa.Column("bad_count", sa.Integer, nullable=False),
     sa.Column("good_count", sa.Integer, nullable=False),
     sa.Column("flaps", sa.Integer, nullable=False),
-    sa.Column("notified_at", UTCDateTime),
+    sa.Column("told_at", UTCDateTime),  # the last open/remind notice, silenced or not
+    sa.Column("notified_at", UTCDateTime),  # the last one that was mailed
+    sa.Column("silenced", sa.Boolean, nullable=False),
+    sa.Column("last_run", sa.Integer, nullable=False),  # a run is applied once
     sa.Index(None, "router", "subject"),
     sa.Index(None, "resolved_at"),
 )
@@ -251,6 +255,22 @@ silences = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Index(None, "ends_at"),
 )
+
+# Which path carried each VPN link as its routers' IKE SAs showed it: a row per change.
+link_paths = sa.Table(
+    "link_paths",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("router", sa.String, nullable=False),
+    sa.Column("peer", sa.String, nullable=False),
+    sa.Column("path", sa.String, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("detail", sa.Text),
+    sa.Index(None, "router", "peer", "at"),
+    sa.Index(None, "at"),
+)
+LINK_PATHS = ("ipv6", "ipv4", "down")
 
 job_runs = sa.Table(
     "job_runs",

@@ -245,12 +245,30 @@ def _sample_0002(conn: Connection) -> None:
         ),
         {"at": at},
     )
+    conn.execute(
+        sa.text(
+            "INSERT INTO incidents (router, subject, kind, status, since_at, bad_count,"
+            " good_count, flaps, silenced, last_run) VALUES ('ix-a', 'name:ipv6', 'problem',"
+            " 'missing', :at, 1, 0, 0, false, 7)"
+        ),
+        {"at": at},
+    )
+    run_id = _insert(
+        conn, "runs", {"kind": "check", "started_at": at, "host": "h", "pid": 1, "routers": 1}
+    )
+    _insert(
+        conn,
+        "link_paths",
+        {"router": "ix-a", "peer": "b.g.nmddns.jp", "path": "ipv4", "at": at, "run_id": run_id},
+    )
 
 
 def _check_0002(store: Store) -> None:
     with store.read() as conn:
         assert conn.execute(sa.text("SELECT key FROM outbox")).scalars().all() == ["k1"]
         assert conn.execute(sa.text("SELECT tunnel FROM pins")).scalars().all() == ["Tunnel1.0"]
+        assert conn.execute(sa.text("SELECT status FROM incidents")).scalars().all() == ["missing"]
+        assert conn.execute(sa.text("SELECT path FROM link_paths")).scalars().all() == ["ipv4"]
 
 
 # Sample rows written right after each revision, and the checks that they survived every

@@ -1,4 +1,5 @@
-"""The service's tables: outbox (mail and webhooks), incidents, silences, job runs, pins.
+"""The service's tables: outbox (mail and webhooks), incidents, silences, link paths, job
+runs, pins.
 
 Revision ID: 0002
 Revises: 0001
@@ -52,12 +53,16 @@ def upgrade() -> None:
         sa.Column("kind", sa.String, nullable=False),  # problem | flapping
         sa.Column("status", sa.String, nullable=False),  # the finding's status when opened
         sa.Column("detail", sa.Text),
-        sa.Column("opened_at", TIME, nullable=False),
+        sa.Column("opened_at", TIME),  # None: seen bad, not yet confirmed
         sa.Column("since_at", TIME, nullable=False),  # when the problem was first seen
         sa.Column("resolved_at", TIME),
+        sa.Column("bad_count", sa.Integer, nullable=False),
         sa.Column("good_count", sa.Integer, nullable=False),
         sa.Column("flaps", sa.Integer, nullable=False),
-        sa.Column("notified_at", TIME),
+        sa.Column("told_at", TIME),  # the last open/remind notice, silenced or not
+        sa.Column("notified_at", TIME),  # the last one mailed
+        sa.Column("silenced", sa.Boolean, nullable=False),
+        sa.Column("last_run", sa.Integer, nullable=False),  # a run is applied once
         sa.PrimaryKeyConstraint("id", name="pk_incidents"),
     )
     op.create_index("ix_incidents_router_subject", "incidents", ["router", "subject"])
@@ -75,6 +80,22 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_silences"),
     )
     op.create_index("ix_silences_ends_at", "silences", ["ends_at"])
+
+    # --- link paths: which tunnel carried each VPN link at each check, a row per change.
+    op.create_table(
+        "link_paths",
+        sa.Column("id", sa.Integer, nullable=False),
+        sa.Column("router", sa.String, nullable=False),
+        sa.Column("peer", sa.String, nullable=False),
+        sa.Column("path", sa.String, nullable=False),  # ipv6 | ipv4 | down
+        sa.Column("at", TIME, nullable=False),
+        sa.Column("run_id", sa.Integer, nullable=False),
+        sa.Column("detail", sa.Text),
+        sa.PrimaryKeyConstraint("id", name="pk_link_paths"),
+        sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name="fk_link_paths_run_id_runs"),
+    )
+    op.create_index("ix_link_paths_router_peer_at", "link_paths", ["router", "peer", "at"])
+    op.create_index("ix_link_paths_at", "link_paths", ["at"])
 
     # --- job runs of `nmops serve`: fired, missed, overrun, with their outcome.
     op.create_table(
