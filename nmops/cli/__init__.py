@@ -4,7 +4,7 @@
 commands to it.
 """
 
-from nmops.cli import check, lab, notify, peers, peers_sync, repair, report  # noqa: F401  (they register their commands)
+from nmops.cli import check, lab, notify, peers, peers_sync, repair, report, service, state  # noqa: F401  (they register their commands)
 from nmops.cli.app import main
 
 __all__ = ["main"]

@@ -42,6 +42,7 @@ _ECHOED = frozenset(
         *(f"notify.{k}" for k in ("webhooks.#.events.#", "webhooks.#.timeout")),
         *(f"notify.{k}" for k in ("max_attempts", "max_age")),
         "report.language",
+        "state.retention",
         *(f"incidents.{k}" for k in ("resolve_after", "remind_every", "flapping.flips")),
         *(f"incidents.{k}" for k in ("flapping.window", "maintenance.#.routers")),
         *(f"incidents.maintenance.#.{k}" for k in ("routers.#", "every", "start", "duration")),

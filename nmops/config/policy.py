@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from nmops.config.incidents import Duration
+
 _HOURS_RE = re.compile(r"^(?P<a>\d{1,2}):(?P<b>\d{2})-(?P<c>\d{1,2}):(?P<d>\d{2})$")
 
 
@@ -112,6 +114,17 @@ class StateSettings(_Strict):
     # A SQLAlchemy URL. `sqlite:///relative/path` is relative to nmops.yaml; PostgreSQL
     # (`postgresql+psycopg://user@host/db`) for installations that run nmops as a pair.
     url: str | None = None
+    # Runs, transitions, actions, job runs and sent mail older than this are compacted away
+    # (what is current and what is still open stays); null keeps everything. At least 7d:
+    # the repair ladder reads a week of actions.
+    retention: Duration | None = timedelta(days=90)
+
+    @field_validator("retention")
+    @classmethod
+    def _a_week_at_least(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value < timedelta(days=7):
+            raise ValueError("keep at least 7d (the repair ladder reads a week of actions)")
+        return value
 
     def resolved(self, base_dir: Path) -> str:
         if self.url is None:
