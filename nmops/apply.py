@@ -268,10 +268,12 @@ class Applier:
                     step, ids, (), f"the config is not what the step should leave (e.g. "
                     f"{' > '.join(moved[0]) if moved else '?'}); {restored}", failed="undone"
                 )  # fmt: skip
-            finish(self.store, entry, "done")
             if step.rung is Rung.SYNC:
-                # Verified line for line against the plan: that is the verification.
+                # Verified line for line against the plan: that is the verification. Saved
+                # before the journal says done: killed in between, the next run puts the
+                # lines back rather than leave an unsaved router no journal knows about.
                 await session.save()
+                finish(self.store, entry, "done")
                 running, startup = await self._configs(session)
                 if not running.same_as(startup):
                     return self._finish(step, ids, (), "saved, but startup still differs",
@@ -280,6 +282,7 @@ class Applier:
                     step, ids, step.problems, f"{len(step.edits)} lines applied, verified; "
                     "saved (write memory)"
                 )  # fmt: skip
+            finish(self.store, entry, "done")
             if step.pin is not None:
                 return self._pinned(step, ids)
             if step.rung is Rung.TUNNEL_BOUNCE:

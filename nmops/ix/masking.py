@@ -14,6 +14,15 @@ _SECRET_PATTERNS = (
     re.compile(r"(\bauthentication\s+password\s+\S+\s+)\S+"),  # PPP
     re.compile(r"(\b(?:secret-password|pre-shared-key)\s+(?:(?:char|hex|plain)\s+)?)\S+"),
     re.compile(r"(\bcommunity\s+)\S+"),  # SNMP
+    # OSPF keys (`ip ospf authentication-key K`, `ip ospf message-digest-key 1 md5 K`), NTP
+    # keys (`ntp authentication-key 1 md5 K`), a key or password as the last word
+    # (`radius-server host A key K`, `neighbor A password K`): masked on sight, since a
+    # secret left in clear is worse than a word masked that did not need it.
+    re.compile(r"(\bauthentication-key\s+(?:\d+\s+md5\s+)?)\S+"),
+    re.compile(r"(\bmessage-digest-key\s+\d+\s+md5\s+)\S+"),
+    re.compile(r"(\bmd5\s+)(?!\*\*\*\*)\S+"),
+    re.compile(r"(\bkey\s+)(?!(?:char|hex)\b)(?!\*\*\*\*)\S+(?=\s*$)"),
+    re.compile(r"(\bpassword\s+)(?!(?:plain|secret|hash)\b)(?!\*\*\*\*)\S+(?=\s*$)"),
 )
 
 

@@ -101,10 +101,23 @@ def _adopt_secrets(want: tuple[Node, ...], have: tuple[Node, ...]) -> tuple[Node
     return tuple(out)
 
 
+# How a secret is written (`password plain|secret|hash X`, `key char|hex X`): a router may
+# show a typed `plain` password as `hash`, so the form belongs to the secret, not the line.
+_FORMS = ({"plain", "secret", "hash"}, {"char", "hex"})
+
+
 def _fits(pattern: str, line: str) -> bool:
-    """``line`` is ``pattern`` with each masked word filled in."""
+    """``line`` is ``pattern`` with each masked word (and the form before it) filled in."""
     want, have = pattern.split(), line.split()
-    return len(want) == len(have) and all(w in (h, MASK) for w, h in zip(want, have, strict=True))
+    if len(want) != len(have):
+        return False
+    for i, (w, h) in enumerate(zip(want, have, strict=True)):
+        if w in (h, MASK):
+            continue
+        form = i + 1 < len(want) and want[i + 1] == MASK
+        if not (form and any(w in f and h in f for f in _FORMS)):
+            return False
+    return True
 
 
 def with_pins(config: Config, pins: Iterable[PinnedPeer]) -> Config:

@@ -51,14 +51,56 @@ def _covers(prefix: str, addresses: Iterable[IPAddress]) -> bool:
     return any(a.version == network.version and a in network for a in addresses)
 
 
-def _management_addresses(router: Router) -> list[IPAddress]:
+def _management_addresses(router: Router, answered: Sequence[str]) -> tuple[list[IPAddress], bool]:
+    """The router's addresses nmops logs in to, and whether some path could not be told
+    (a DNS name, an address no interface holds as a static one)."""
     out: list[IPAddress] = []
-    for path in router.management:
+    unknown = False
+    for host in [p.host for p in router.management] + list(answered):
         try:
-            out.append(ipaddress.ip_address(path.host))
+            address = ipaddress.ip_address(host)
         except ValueError:
-            continue  # a DNS name: no interface of the router's own can be told from it
-    return out
+            unknown = True  # a DNS name: which interface it lands on is not known here
+            continue
+        if not address.is_loopback:  # the lab's routers listen on 127.0.0.1
+            out.append(address)
+    return out, unknown
+
+
+_DYNAMIC_RE = re.compile(
+    r"^(?:ip address (?:ipcp|dhcp)\b|ipv6 address (?:autoconfig|dhcp)\b|ppp binding )"
+)
+_OUTGOING_RE = re.compile(r"^ikev2 outgoing-interface (\S+)")
+_BINDING_RE = re.compile(r"^ppp binding (\S+)")
+_GUARDED_WORDS = ("ssh-server", "svintr-config", "pki")
+
+
+def _carrying(router: Router, running: Config, answered: Sequence[str]) -> set[str]:
+    """The blocks the management session depends on: its interfaces (tunnels named in `via`,
+    the interface holding the address nmops reaches), the WANs those tunnels run over, and
+    their PPP profiles. When a path cannot be told, every interface that gets its address
+    dynamically counts (fail closed)."""
+    carrying = {f"interface {t}" for t in router.management_tunnels}
+    addresses, unknown = _management_addresses(router, answered)
+    for address in addresses:
+        header = _interface_of(running, address)
+        if header is not None:
+            carrying.add(header)
+        else:
+            unknown = True  # not a static address: PPPoE, DHCP, autoconfig
+    if unknown:
+        for block in running.blocks("interface"):
+            if any(_DYNAMIC_RE.match(c.line) for c in block.children):
+                carrying.add(block.line)
+    for header in list(carrying):
+        for child in running.block(header) or ():
+            if match := _OUTGOING_RE.match(child.line):
+                carrying.add(f"interface {match[1]}")
+    for header in list(carrying):
+        for child in running.block(header) or ():
+            if match := _BINDING_RE.match(child.line):
+                carrying.add(f"ppp profile {match[1]}")
+    return carrying
 
 
 def lockout_reasons(
@@ -67,14 +109,12 @@ def lockout_reasons(
     edits: Sequence[Edit],
     *,
     nmops_addresses: Sequence[IPAddress] = (),
+    answered: Sequence[str] = (),
 ) -> list[str]:
     """Why ``edits`` could cut nmops off ``router`` (empty: they do not touch its path).
-    ``nmops_addresses``: where nmops's sessions come from, as the router sees them."""
-    carrying = {f"interface {t}" for t in router.management_tunnels}
-    for address in _management_addresses(router):
-        header = _interface_of(running, address)
-        if header is not None:
-            carrying.add(header)
+    ``nmops_addresses``: where nmops's sessions come from, as the router sees them;
+    ``answered``: the hosts nmops reached the router at in this run."""
+    carrying = _carrying(router, running, answered)
     filters: set[str] = set()
     for header in carrying:
         filters |= _filters_on(running, header)
@@ -85,9 +125,9 @@ def lockout_reasons(
         where = edit.context[0] if edit.context else body
         why = None
         if where in carrying:
-            why = f"{where.split()[1]} carries nmops's management session"
-        elif body.split()[0] in ("ssh-server", "svintr-config"):
-            why = "the SSH server nmops logs in through"
+            why = f"{where.split()[-1]} carries nmops's management session"
+        elif body.split()[0] in _GUARDED_WORDS:
+            why = "the SSH server nmops logs in through (its service, its host key)"
         elif login is not None and (body + " ").startswith(f"username {login} "):
             why = f"the login user {login}"
         elif (m := _ROUTE_RE.match(body)) and _covers(m["prefix"], nmops_addresses):

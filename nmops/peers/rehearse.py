@@ -19,6 +19,7 @@ from nmops.ix import lines
 from nmops.ix.dialect import read_command
 from nmops.ix.hostkeys import KnownHosts
 from nmops.ix.lines import Edit
+from nmops.ix.masking import mask_text
 from nmops.ix.session import ChangeSession, Target
 
 _USER = "rehearsal"
@@ -53,8 +54,9 @@ async def rehearse(
                 username=_USER,
                 password=password,
             )
-        except (NmopsError, OSError, ValueError) as exc:
-            return Rehearsal(False, f"the twin could not start from the running config: {exc}")
+        except Exception as exc:  # whatever a real config does to the simulator: no push
+            why = mask_text(str(exc))[:300]
+            return Rehearsal(False, f"the twin could not start from the running config: {why}")
         try:
             endpoint = endpoints[name]
             target = Target(name, endpoint.host, endpoint.port, _USER, password)
@@ -82,7 +84,7 @@ async def _rehearse_on(
                     False, f"the twin refused {result.failed}: {result.error or 'rejected'}"
                 )
     except NmopsError as exc:
-        return Rehearsal(False, f"the twin's session failed: {exc}")
+        return Rehearsal(False, f"the twin's session failed: {mask_text(str(exc))}")
     try:
         async with await ChangeSession.open(
             target, hosts, connect_timeout=5.0, command_timeout=command_timeout

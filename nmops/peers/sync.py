@@ -50,6 +50,7 @@ class RouterSync:
     outcome: str | None = None  # after --apply: verified, failed, undone, refused, ...
     detail: str = ""
     skipped: str | None = None  # why peers does not manage this router at all
+    pinned: tuple[str, ...] = ()  # tunnels a pin holds now (sync waits: it would save them)
 
     @property
     def pushable(self) -> tuple[Edit, ...]:
@@ -65,7 +66,12 @@ class RouterSync:
         if self.error is not None:
             return ExitCode.UNKNOWN
         if self.outcome is not None:
-            return ExitCode.OK if self.outcome in ("verified", "in-sync") else ExitCode.CRITICAL
+            if self.outcome in ("verified", "in-sync"):
+                return ExitCode.OK
+            # Nothing failed: lines left for a person, or a pin to wait for.
+            return (
+                ExitCode.WARNING if self.outcome in ("held-back", "waiting") else ExitCode.CRITICAL
+            )
         return ExitCode.OK if self.drift is None or self.drift.clean else ExitCode.WARNING
 
 
@@ -95,8 +101,11 @@ def _source_addresses(where: str | None) -> list[IPAddress]:
         return []
 
 
-def _carries_secret(edit: Edit) -> bool:
-    return MASK in edit.line or mask_line(edit.line) != edit.line
+def _carries_secret(edit: Edit, running: lines.Config) -> bool:
+    """The line types a secret, or removes a block that holds one (its undo would)."""
+    if MASK in edit.line or mask_line(edit.line) != edit.line:
+        return True
+    return any(mask_line(text) != text for path in lines.touched(running, [edit]) for text in path)
 
 
 def desired_text(config: Config, router: Router) -> str:
@@ -128,11 +137,19 @@ async def _one(config: Config, store: Store | None, router: Router, desired: Des
     pins = [PinnedPeer(p.tunnel, p.address) for p in open_pins(store, router.name)] if store else []
     found = drift(router.name, facts.running, want, pins=pins)
     result = RouterSync(router.name, found, unsaved=facts.saved is False)
-    result.held_back = tuple(e for e in found.edits if _carries_secret(e))
+    result.held_back = tuple(e for e in found.edits if _carries_secret(e, facts.running))
     addresses = _source_addresses(facts.path)
+    answered = [facts.path.rpartition(":")[0]] if facts.path else []
     result.lockout = tuple(
-        lockout_reasons(router, facts.running, result.pushable, nmops_addresses=addresses)
+        lockout_reasons(
+            router,
+            facts.running,
+            result.pushable,
+            nmops_addresses=addresses,
+            answered=answered,
+        )
     )
+    result.pinned = tuple(p.tunnel for p in pins)
     result.detail = lines.render(facts.running)  # the twin's config (never shown: secrets)
     return result
 
@@ -215,6 +232,12 @@ async def _sync(
             continue
         if router.name in blocked:
             item.outcome, item.detail = "refused", "an interrupted step there is not put back yet"
+        elif item.pinned:
+            item.outcome = "waiting"
+            item.detail = (
+                f"a pin holds {', '.join(item.pinned)}: sync saves, and a pin is never saved; "
+                "it runs once the pin is released"
+            )
         elif item.unsaved:
             item.outcome = "refused"
             item.detail = "the running config is not saved (someone's unfinished work)"

@@ -200,3 +200,27 @@ def test_the_cli_on_the_seed_lab_renders_diffs_and_syncs(tmp_path: Path) -> None
         for secret in secrets_dir.iterdir():
             value = secret.read_text().strip()
             assert value not in out
+
+
+def test_a_router_with_a_pin_in_force_waits(lab: LabThread) -> None:
+    """Sync saves, and a pin is never saved: while one holds, sync leaves the router be."""
+    from nmops.state.pins import add_pin
+
+    setup = Setup(lab)
+    setup.change([Edit(("interface Tunnel2.0",), "ip ospf cost 10")])
+    config = setup.config()
+    with Store.open(config.settings.state.resolved(config.base_dir)) as store:
+        add_pin(
+            store,
+            router=TOKYO,
+            tunnel="Tunnel2.0",
+            peer="ix2215-kagawa",
+            family="ipv4",
+            address="192.0.2.7",
+            fqdn="ix2215-kagawa.fetburner.nmddns.jp",
+            reason="test",
+        )
+    (item,) = setup.sync().routers
+    assert item.outcome == "waiting" and "pin" in item.detail
+    assert item.exit_code == 1
+    assert ("interface Tunnel2.0", "ip ospf cost 10") in lab.router(TOKYO).running.paths

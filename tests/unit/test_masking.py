@@ -190,3 +190,19 @@ LIKE = [
 @pytest.mark.parametrize(("error", "line", "shown"), LIKE)
 def test_mask_like(error: str, line: str, shown: str) -> None:
     assert mask_like(error, line) == shown
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "  ip ospf authentication-key S3CRET",
+        "  ip ospf message-digest-key 1 md5 S3CRET",
+        "ntp authentication-key 1 md5 S3CRET",
+        "radius-server host 10.0.0.1 key S3CRET",
+        "  neighbor 10.0.0.2 password S3CRET",
+        "no   neighbor 10.0.0.2 password S3CRET",
+    ],
+)
+def test_other_secret_forms_are_masked_too(line: str) -> None:
+    assert "S3CRET" not in mask_line(line)
+    assert mask_line(line).endswith(MASK)

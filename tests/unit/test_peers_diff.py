@@ -154,3 +154,38 @@ def test_a_masked_user_name_is_any_user_name() -> None:
     assert drift("t", TOKYO, want).clean
     # ... but a line with another shape is still drift.
     assert not drift("t", TOKYO.replace("authentication myname user-A@example.com", ""), want).clean
+
+
+def test_a_password_the_router_shows_hashed_is_still_present() -> None:
+    want = TOKYO.replace("password plain password-fetburner", "password plain ****")
+    running = TOKYO.replace("password plain password-fetburner", "password hash 0A1B2C3D")
+    assert drift("t", running, want).clean
+    # A key where the render wants a password is not the same line.
+    assert not drift("t", running.replace("password hash", "community"), want).clean
+
+
+def test_a_management_path_by_name_fails_closed_onto_the_dynamic_wans() -> None:
+    # Reached by a DNS name (its own DDNS name, say): which interface is not known, so every
+    # interface with a dynamic address (PPPoE here) counts, with its PPP profile; the tunnel
+    # that runs over it as well when the path goes through one.
+    router = _router(management=[{"host": "ix2215-tokyo.fetburner.nmddns.jp"}])
+    running = lines.parse(TOKYO)
+    pppoe = next(b.line for b in running.blocks("interface") if any(
+        c.line.startswith("ppp binding") for c in b.children))  # fmt: skip
+    edits = [
+        Edit((pppoe,), "shutdown"),
+        Edit(("ppp profile flets-v4",), "authentication myname someone-else"),
+        Edit((), "pki private-key generate rsa"),
+        Edit(("interface Tunnel2.0",), "ip ospf cost 5"),  # not on the path
+    ]
+    reasons = lockout_reasons(router, running, edits)
+    assert len(reasons) == 3, reasons
+    assert not any("Tunnel2.0" in r for r in reasons)
+
+
+def test_a_management_tunnel_protects_the_wan_it_runs_over() -> None:
+    router = _router(management=[{"host": "127.0.0.1", "via": ["Tunnel2.0"]}])
+    running = lines.parse(TOKYO)
+    outgoing = "interface GigaEthernet0.1"  # Tunnel2.0's `ikev2 outgoing-interface`
+    reasons = lockout_reasons(router, running, [Edit((outgoing,), "no ip filter ikev2 1 in")])
+    assert reasons and "GigaEthernet0.1 carries" in reasons[0]
