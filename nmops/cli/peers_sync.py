@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.text import Text
@@ -15,14 +15,17 @@ from nmops.cli.peers import peers
 from nmops.cli.repair import _Progress, _Waiting
 from nmops.config.load import config_path, load_config
 from nmops.errors import NmopsError
-from nmops.peers.diff import masked, unified
-from nmops.peers.sync import RouterSync, SyncResult
 from nmops.report.check_text import plain
+
+if TYPE_CHECKING:
+    from nmops.peers.sync import RouterSync, SyncResult
 
 DIFF_SCHEMA = "nmops.peers-diff/1"
 
 
 def _document(result: SyncResult) -> dict[str, Any]:
+    from nmops.peers.diff import masked
+
     def one(item: RouterSync) -> dict[str, Any]:
         drift = item.drift
         return {
@@ -58,6 +61,8 @@ def _document(result: SyncResult) -> dict[str, Any]:
 
 
 def _print(result: SyncResult, *, as_json: bool) -> None:
+    from nmops.peers.diff import unified
+
     if as_json:
         click.echo(json.dumps(_document(result), indent=2 if sys.stdout.isatty() else None))
         return
