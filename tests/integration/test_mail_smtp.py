@@ -262,7 +262,7 @@ def _sender(url: str, settings_json: str, name: str, go: Any, done: Any) -> None
 def test_two_sender_processes_send_each_row_once(state_url: str) -> None:
     port = free_port()
     server = SmtpServer(port)
-    server.inbox.delay = 0.01  # so that the two senders overlap
+    server.inbox.delay = 0.05  # so that the two senders overlap (3 s of mail in 3 claims)
     server.start()
     settings = mail_settings(port)
     with Store.open(state_url) as store:
