@@ -19,47 +19,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
+from labrun import nmops, start_lab
 from targets import finish
 
-NMOPS = Path(sys.executable).parent / "nmops"
 ROUTER = "ix2215-kagawa"
 SCENARIOS = {
     "address-change": ("address-change",),
     "ddns-v6-stuck": ("ddns-v6-stuck", "address-change"),
 }
-
-
-def nmops(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(NMOPS), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "NO_COLOR": "1"},
-        check=False,
-    )
-
-
-def start_lab(directory: Path) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [str(NMOPS), "lab", "up", "--fast", "--dir", str(directory)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.strip() == "ready":
-            return proc
-    raise RuntimeError("the lab did not start")
 
 
 def run_scenario(

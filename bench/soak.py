@@ -38,9 +38,9 @@ from typing import Any
 
 import yaml
 from aiosmtpd.controller import Controller
+from labrun import NMOPS, nmops, start_lab
 from targets import finish
 
-NMOPS = Path(sys.executable).parent / "nmops"
 EXTRA = 18  # generated sites; with the seed's two, 20 routers
 # (faults, seconds held): each injected into one generated router, held, then cleared; the
 # seed pair's tunnels stay up as a control.
@@ -73,31 +73,6 @@ class Inbox:
         with self.lock:
             self.mails.append((str(message["Subject"]), str(text)))
         return "250 OK"
-
-
-def nmops(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(NMOPS), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "NO_COLOR": "1"},
-        check=False,
-    )
-
-
-def start_lab(directory: Path) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [str(NMOPS), "lab", "up", "--fast", "--routers", str(EXTRA), "--dir", str(directory)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.strip() == "ready":
-            return proc
-    raise RuntimeError("the lab did not start")
 
 
 def configure(directory: Path, smtp_port: int) -> Path:
@@ -158,7 +133,7 @@ def main() -> int:
     failures: list[str] = []
     with tempfile.TemporaryDirectory(prefix="nmops-soak-") as tmp:
         directory = Path(tmp) / "lab"
-        lab = start_lab(directory)
+        lab = start_lab(directory, "--routers", str(EXTRA))
         serve: subprocess.Popen[str] | None = None
         stack = contextlib.ExitStack()
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 # fullmatch and ASCII only: `$` would let a trailing newline through, \d would admit other
@@ -72,3 +73,16 @@ def check_printable(value: str, what: str = "value") -> str:
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value) or value != value.strip():
         raise ValueError(f"{what} {value!r} contains whitespace or control characters")
     return value
+
+
+def check_host(value: str) -> str:
+    """An IP address (canonical text) or a DNS name, nothing else: hosts nmops connects to
+    (management paths, mail servers) and writes into known_hosts patterns."""
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        pass
+    try:
+        return check_domain(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address or a host name") from None

@@ -29,7 +29,6 @@ from nmops.state import Holder
 from nmops.status import ExitCode
 
 _SINCE_RE = re.compile(r"^(\d+)\s*([smhdw])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 class _Progress:
@@ -158,10 +157,12 @@ def fix(
 
 
 def parse_since(text: str) -> timedelta:
-    match = _SINCE_RE.match(text.strip())
-    if match is None:
+    """A period on the command line (`7d`, `12h`): the configuration's duration syntax."""
+    from nmops.config.incidents import parse_duration
+
+    if _SINCE_RE.match(text.strip()) is None:  # no bare seconds or ISO forms here
         raise click.BadParameter(f"{text!r}: give a number and s, m, h, d or w (e.g. 7d, 12h)")
-    return timedelta(seconds=int(match[1]) * _UNITS[match[2]])
+    return parse_duration(text)
 
 
 @main.command()

@@ -25,6 +25,7 @@ from nmops.config.secrets import SecretRef
 from nmops.dns.addresses import Server
 from nmops.names import (
     check_domain,
+    check_host,
     check_interface,
     check_label,
     check_name,
@@ -136,20 +137,8 @@ class Expect(_Strict):
     ipv6: list[ipaddress.IPv6Address] | None = None
 
 
-def _host(value: str) -> str:
-    """An address or a DNS name, nothing else (it becomes a known_hosts pattern)."""
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        pass
-    try:
-        return check_domain(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not an IP address or a host name") from None
-
-
 class ManagementPath(_Strict):
-    host: Annotated[str, AfterValidator(_host)]
+    host: Annotated[str, AfterValidator(check_host)]
     port: int = Field(22, ge=1, le=65535)
     # The tunnels this path runs through (nmops reaches the router over the VPN): a repair
     # never bounces them, and verifies through another path when there is one.

@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from nmops.config.secrets import SecretRef
-from nmops.names import check_domain
+from nmops.names import check_domain, check_host
 from nmops.notify.events import EVENT_KINDS, EventKind
 
 Language = Literal["ja", "en"]
@@ -103,21 +103,10 @@ def check_url(value: str) -> str:
     return value
 
 
-def _host(value: str) -> str:
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        pass
-    try:
-        return check_domain(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not an IP address or a host name") from None
-
-
 Address = Annotated[str, AfterValidator(check_address)]
 Sender = Annotated[str, AfterValidator(check_sender)]
 Url = Annotated[str, AfterValidator(check_url)]
-Host = Annotated[str, AfterValidator(_host)]
+Host = Annotated[str, AfterValidator(check_host)]
 
 _DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 

@@ -280,12 +280,8 @@ def _write_secret(path: Path, value: str) -> None:
 
 def _router_password(directory: Path) -> str:
     """A fresh random password per lab, kept in a file the inventory references."""
-    path = directory / "secrets" / "router-password"
-    path.parent.mkdir(parents=True, exist_ok=True)
     password = secrets.token_urlsafe(16)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(password + "\n")
+    _write_secret(directory / "secrets" / "router-password", password)
     return password
 
 
