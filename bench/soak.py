@@ -243,6 +243,10 @@ def report(
     print(f"RSS: idle {idle or 0:.1f} MB, peak {max(rss, default=0):.1f} MB, final "
           f"{rss[-1] if rss else 0:.1f} MB; first minute {mean(first):.1f} MB, last minute "
           f"{mean(last):.1f} MB")  # fmt: skip
+    minutes = [
+        [r for t, r in samples if m * 60 <= t < (m + 1) * 60] for m in range(int(seconds // 60) + 1)
+    ]
+    print("RSS by minute (mean MB): " + " ".join(f"{mean(xs):.1f}" for xs in minutes if xs))
     print(f"database: {size:.2f} MB (state.db with its WAL)")
     with inbox.lock:
         mails = list(inbox.mails)

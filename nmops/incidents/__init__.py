@@ -40,21 +40,33 @@ def to_incident(row: Row[object]) -> Incident:
     return Incident(**row._mapping)
 
 
-def _seen(conn: Connection, run_id: int, now: datetime, rule: Rules) -> list[Seen]:
-    rows = conn.execute(
-        sa.select(subjects)
-        .where(subjects.c.last_run == run_id)
-        .order_by(subjects.c.router, subjects.c.subject)
-    ).all()
+# Above this many routers of interest, one scan of the run's subjects is cheaper than an IN list.
+_IN_LIMIT = 500
+
+
+def _seen(
+    conn: Connection, run_id: int, now: datetime, rule: Rules, unresolved: Iterable[tuple[str, str]]
+) -> list[Seen]:
+    """The run's subjects that can change an incident: the bad ones, and the good ones with an
+    unresolved incident or recent flips (a good, steady subject without one changes nothing,
+    and on a big inventory nearly every subject is that)."""
     flips: dict[tuple[str, str], list[datetime]] = defaultdict(list)
     recent = sa.select(transitions).where(transitions.c.at > now - rule.window)
     for t in conn.execute(recent.order_by(transitions.c.id)):
         if t.from_status is not None and (t.from_status == OK) != (t.to_status == OK):
             flips[t.router, t.subject].append(t.at)
+    wanted = set(unresolved) | set(flips)
+    query = sa.select(subjects).where(subjects.c.last_run == run_id)
+    routers = sorted({router for router, _ in wanted})
+    if len(routers) <= _IN_LIMIT:
+        query = query.where(sa.or_(subjects.c.status != OK, subjects.c.router.in_(routers)))
     out = []
-    for row in rows:
+    for row in conn.execute(query.order_by(subjects.c.router, subjects.c.subject)):
         m = row._mapping
-        times = flips.get((m["router"], m["subject"]), [])
+        key = m["router"], m["subject"]
+        if m["status"] == OK and key not in wanted:
+            continue
+        times = flips.get(key, [])
         out.append(
             Seen(
                 router=m["router"],
@@ -100,11 +112,11 @@ def update(
     with store.begin() as conn:
         # One updater at a time per run (PostgreSQL; SQLite's write lock already is that).
         conn.execute(sa.select(runs.c.id).where(runs.c.id == run_id).with_for_update()).first()
-        seen = _seen(conn, run_id, now, rule)
         unresolved = [
             to_incident(row)
             for row in conn.execute(sa.select(incidents).where(incidents.c.resolved_at.is_(None)))
         ]
+        seen = _seen(conn, run_id, now, rule, (inc.key for inc in unresolved))
         quiet = active_silences(conn, now)
 
         def silenced(router: str) -> bool:

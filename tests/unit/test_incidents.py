@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import nmops.incidents as incidents_module
 from nmops.config.load import Config, load_config
 from nmops.incidents import open_incidents, update
 from nmops.incidents.silences import add_silence, clear_silence, list_silences
@@ -33,6 +34,14 @@ def make_config(tmp_path: Path, incidents: str = "", confirm_after: int = 2) -> 
         encoding="utf-8",
     )
     return load_config(path)
+
+
+@pytest.fixture(autouse=True, params=["routers-of-interest", "whole-run-scan"])
+def subjects_read(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test twice: the run's subjects read for the routers of interest only, and by a
+    scan of the whole run (what a run with many open incidents does); same results."""
+    if request.param == "whole-run-scan":
+        monkeypatch.setattr(incidents_module, "_IN_LIMIT", -1)
 
 
 @pytest.fixture
