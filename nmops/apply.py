@@ -47,6 +47,7 @@ from nmops.state.pins import add_pin, open_pins, release_pin
 from nmops.waiting import look_up, wait_for_dns
 
 log = logging.getLogger(__name__)
+STOPPING = "nmops was stopping: left for the next run"
 
 # Called with a line to show, and the seconds left of a wait (None: not waiting).
 Progress = Callable[[str, float | None], None]
@@ -73,6 +74,9 @@ class Applier:
     holder: str  # the lease holder: journal entries name it
     progress: Progress
     allow_unsaved: bool = False
+    # Asked before each step: `nmops serve` stopping (SIGTERM) lets the step in hand finish
+    # and starts no new one; the next run goes on from what the router then shows.
+    stopping: Callable[[], bool] = field(default=lambda: False)
     hosts: KnownHosts = field(init=False)
     # Reboot decisions are made one at a time, so two ends of a link cannot both pass.
     _reboot_lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
@@ -101,6 +105,9 @@ class Applier:
             if not step.rung.acts:
                 results.append(self._record(step, "needs-human", step.why))
                 break
+            if self.stopping():
+                results.append(StepResult(step, "skipped", STOPPING))
+                continue
             # What is left of the problems is what this step is about (its lines stay as
             # reviewed: re-registering a family already cured does no harm).
             step = dataclasses.replace(step, problems=tuple(mine))

@@ -76,7 +76,10 @@ async def run_fix(
     wait: float = 0.0,
     progress: Progress | None = None,
     on_wait: Callable[[Holder], None] | None = None,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> FixResult:
+    """Recover, check, plan and (``apply``) act. ``stopping`` is asked before each step: once
+    it says yes, the step in hand finishes and no other starts."""
     policy = config.settings.policy
     say: Progress = progress or (lambda text, left: log.info("%s", text))
     if policy.actions == "off":
@@ -92,7 +95,14 @@ async def run_fix(
         store,
         "nmops fix --apply",
         lambda lease: _apply(
-            config, store, routers, lease, plan_id=plan_id, allow_unsaved=allow_unsaved, say=say
+            config,
+            store,
+            routers,
+            lease,
+            plan_id=plan_id,
+            allow_unsaved=allow_unsaved,
+            say=say,
+            stopping=stopping,
         ),
         wait=wait,
         on_wait=on_wait,
@@ -211,10 +221,13 @@ async def _apply(
     plan_id: str | None,
     allow_unsaved: bool,
     say: Progress,
+    stopping: Callable[[], bool],
 ) -> FixResult:
     by_name = {r.name: r for r in routers}
     run_id = start_run(store, "fix", list(by_name))
-    applier = Applier(config, store, run_id, plan_id or "", lease.holder, say, allow_unsaved)
+    applier = Applier(
+        config, store, run_id, plan_id or "", lease.holder, say, allow_unsaved, stopping
+    )
     recovered, blocked = await recover_unfinished(applier, store, by_name, say)
     seen = await observe(config, routers)
     report = build_report(config, routers, seen)
@@ -246,7 +259,7 @@ async def _apply(
 
     for outcome in await asyncio.gather(*(one(r) for r in acting)):
         result.results += outcome
-    if acting:
+    if acting and not stopping():  # a service on its way down leaves the check to the next run
         final_seen = await observe(config, routers)
         final = build_report(config, routers, final_seen)
         result.final = with_lost(final, lost_routers(store, final))

@@ -20,7 +20,7 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from nmops.apply import Applier, Progress
+from nmops.apply import STOPPING, Applier, Progress
 from nmops.config.load import Config
 from nmops.config.model import Router
 from nmops.dns.addresses import IPAddress
@@ -184,8 +184,11 @@ async def peers_sync(
     wait: float = 0.0,
     on_wait: Callable[[Holder], None] | None = None,
     desired: Desired = desired_text,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> SyncResult:
-    """Diff, then push each router's difference through the gates (under the lease)."""
+    """Diff, then push each router's difference through the gates (under the lease), one
+    router at a time; once ``stopping`` says yes, the router in hand finishes and the rest
+    wait for the next run."""
     from nmops.fix import FixRefused, leased
 
     if config.settings.policy.actions != "apply":
@@ -197,7 +200,7 @@ async def peers_sync(
     return await leased(
         store,
         "nmops peers sync --apply",
-        lambda lease: _sync(config, store, list(routers), lease, force, say, desired),
+        lambda lease: _sync(config, store, list(routers), lease, force, say, desired, stopping),
         wait=wait,
         on_wait=on_wait,
     )
@@ -211,15 +214,19 @@ async def _sync(
     force: bool,
     say: Progress,
     desired: Desired,
+    stopping: Callable[[], bool],
 ) -> SyncResult:
     from nmops.fix import recover_unfinished
 
     by_name = {r.name: r for r in routers}
     run_id = start_run(store, "peers-sync", list(by_name))
-    applier = Applier(config, store, run_id, "", lease.holder, say)
+    applier = Applier(config, store, run_id, "", lease.holder, say, stopping=stopping)
     _, blocked = await recover_unfinished(applier, store, by_name, say)
     result = SyncResult(applied=True)
     for router in routers:
+        if stopping():
+            say(f"{router.name}: {STOPPING}", None)
+            break
         lease.renew()
         item = await _one(config, store, router, desired)
         twin_config, item.detail = item.detail, ""

@@ -9,7 +9,7 @@ exit status 2, as a monitoring plugin would say.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from nmops.apply import StepResult
 
 log = logging.getLogger(__name__)
+Stopping = Callable[[], bool]
 
 
 @dataclass(frozen=True)
@@ -39,15 +40,21 @@ class JobResult:
 
 
 def run_job(
-    job: Job, config: Config, store: Store, *, scheduled_at: datetime | None = None
+    job: Job,
+    config: Config,
+    store: Store,
+    *,
+    scheduled_at: datetime | None = None,
+    stopping: Stopping = lambda: False,
 ) -> JobResult:
-    """Run ``job`` once, now; record and ping its outcome."""
+    """Run ``job`` once, now; record and ping its outcome. ``stopping`` (the service going
+    down) is asked between steps: the step in hand finishes, no new one starts."""
     when = scheduled_at or store.now()
     run_id = start_job_run(store, job.name, when)
     if job.ping is not None:
         ping(job.ping.url, "start")
     try:
-        code, detail = _RUNS[job.run](job, config, store)
+        code, detail = _RUNS[job.run](job, config, store, stopping)
         outcome = "failed" if code is ExitCode.UNKNOWN else "ok"
     except NmopsError as exc:
         code, detail, outcome = ExitCode.UNKNOWN, str(exc), "failed"
@@ -61,7 +68,7 @@ def run_job(
     return JobResult(job.name, outcome, int(code), detail)
 
 
-def _check(job: Job, config: Config, store: Store) -> tuple[ExitCode, str]:
+def _check(job: Job, config: Config, store: Store, stopping: Stopping) -> tuple[ExitCode, str]:
     from nmops.alerting import after_check
     from nmops.check import run_check
     from nmops.record import record_check
@@ -76,11 +83,12 @@ def _check(job: Job, config: Config, store: Store) -> tuple[ExitCode, str]:
     return report.exit_code, f"{len(routers)} routers: {report.exit_code.label}; {said}"
 
 
-def _fix(job: Job, config: Config, store: Store) -> tuple[ExitCode, str]:
+def _fix(job: Job, config: Config, store: Store, stopping: Stopping) -> tuple[ExitCode, str]:
+    from nmops.apply import STOPPING
     from nmops.fix import run_fix
 
     routers = config.routers(job.routers or None)
-    result = aio.run(run_fix(config, store, routers, apply=job.apply, wait=60.0))
+    result = aio.run(run_fix(config, store, routers, apply=job.apply, wait=60.0, stopping=stopping))
     events = _action_events(result.results, store.now())
     if events:
         from nmops.alerting import channels
@@ -96,10 +104,9 @@ def _fix(job: Job, config: Config, store: Store) -> tuple[ExitCode, str]:
             )
             deliver_pending(store, config.settings)
     done = [r for r in result.results if r.outcome != "skipped"]
-    return (
-        result.exit_code,
-        f"plan {result.plan.id}: {len(result.plan.steps)} steps, {len(done)} carried out",
-    )
+    said = f"plan {result.plan.id}: {len(result.plan.steps)} steps, {len(done)} carried out"
+    left = sum(r.detail == STOPPING for r in result.results)
+    return result.exit_code, said + (f", {left} left: nmops was stopping" if left else "")
 
 
 def _action_events(results: Sequence[StepResult], now: datetime) -> list[Event]:
@@ -121,7 +128,7 @@ def _action_events(results: Sequence[StepResult], now: datetime) -> list[Event]:
     return out
 
 
-def _report(job: Job, config: Config, store: Store) -> tuple[ExitCode, str]:
+def _report(job: Job, config: Config, store: Store, stopping: Stopping) -> tuple[ExitCode, str]:
     from nmops.notify.deliver import deliver_pending
     from nmops.notify.queue import queue_message
     from nmops.report.digest import build_digest
@@ -139,12 +146,12 @@ def _report(job: Job, config: Config, store: Store) -> tuple[ExitCode, str]:
     return code, f"digest queued ({queued}), {delivery.sent} sent, {delivery.waiting} waiting"
 
 
-def _peers_sync(job: Job, config: Config, store: Store) -> tuple[ExitCode, str]:
+def _peers_sync(job: Job, config: Config, store: Store, stopping: Stopping) -> tuple[ExitCode, str]:
     from nmops.peers.sync import peers_diff, peers_sync
 
     routers = config.routers(job.routers or None)
     if job.apply:
-        result = aio.run(peers_sync(config, store, routers, wait=60.0))
+        result = aio.run(peers_sync(config, store, routers, wait=60.0, stopping=stopping))
     else:
         result = aio.run(peers_diff(config, routers, store))
     drifted = [r.router for r in result.routers if r.drift is not None and not r.drift.clean]

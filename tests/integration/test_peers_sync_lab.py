@@ -119,6 +119,16 @@ def test_drift_is_found_put_right_and_then_gone(lab: LabThread) -> None:
     assert "interface Tunnel2.0 > ip ospf cost 100" in done[0].commands
 
 
+def test_a_service_on_its_way_down_pushes_nothing_new(lab: LabThread) -> None:
+    setup = Setup(lab)
+    setup.change([Edit(("interface Tunnel2.0",), "ip ospf cost 10")])
+    result = setup.sync(stopping=lambda: True)
+    assert result.routers == []  # not even read: the next run does it
+    assert ("interface Tunnel2.0", "ip ospf cost 10") in lab.router(TOKYO).running.paths
+    (item,) = setup.sync().routers
+    assert item.outcome == "verified", item.detail
+
+
 def test_an_unsaved_config_is_refused(lab: LabThread) -> None:
     setup = Setup(lab)
     setup.change([Edit(("interface Tunnel2.0",), "ip ospf cost 10")], save=False)

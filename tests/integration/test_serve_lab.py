@@ -1,7 +1,7 @@
 """`nmops serve` as a real process against the lab: jobs fire on their (compressed) cron
 schedules and are recorded, metrics and /healthz answer over HTTP, SIGHUP reloads the job
-files (a bad one does not stop the others), SIGTERM mid-job lets the job finish and exits 0
-with nothing left unfinished in the journal."""
+files (a bad one does not stop the others), SIGTERM mid-job lets the step in hand finish,
+starts no other, and exits 0 with nothing left unfinished in the journal."""
 
 from __future__ import annotations
 
@@ -106,7 +106,9 @@ def test_jobs_fire_metrics_answer_and_sighup_reloads(lab: LabThread, tmp_path: P
     assert "Traceback" not in out
 
 
-def test_sigterm_mid_job_lets_it_finish(lab: LabThread, tmp_path: Path) -> None:
+def test_sigterm_mid_job_finishes_the_step_and_starts_no_other(
+    lab: LabThread, tmp_path: Path
+) -> None:
     lab.fault(KAGAWA, "ddns-v6-stuck")
     lab.fault(KAGAWA, "address-change")
     jobs = tmp_path / "jobs"
@@ -133,4 +135,9 @@ def test_sigterm_mid_job_lets_it_finish(lab: LabThread, tmp_path: Path) -> None:
     done = runs(lab)
     assert all(r.outcome != "running" for r in done), done
     assert done and all(r.finished_at is not None for r in done)  # it finished its step
+    # ... and started no other: the client restart and the reboot were left for the next run.
+    sent = lab.log(KAGAWA).lines
+    assert not any(line.startswith(("no nm ip enable", "reload")) for line in sent), sent
+    stopped = [r for r in done if r.job == "repair" and "nmops was stopping" in (r.detail or "")]
+    assert stopped, done
     assert "Traceback" not in out
