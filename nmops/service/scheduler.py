@@ -20,6 +20,7 @@ from typing import Any
 
 from nmops.config.load import Config, load_config
 from nmops.errors import ConfigError, NmopsError
+from nmops.service import memory
 from nmops.service.jobs import Job, cron_trigger, load_jobs
 from nmops.service.run import run_job
 from nmops.state import Store
@@ -111,7 +112,10 @@ class Service:
         job = self.jobs.get(name)
         if job is None or self._stop.is_set():
             return
-        run_job(job, self.config, self.store)
+        try:
+            run_job(job, self.config, self.store, stopping=self._stop.is_set)
+        finally:
+            memory.trim()
 
     def _on_event(self, event: Any) -> None:
         from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
@@ -162,6 +166,7 @@ class Service:
         from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
         from apscheduler.schedulers.background import BackgroundScheduler
 
+        memory.cap_arenas()  # before the job threads exist
         self._scheduler = BackgroundScheduler(timezone="UTC")
         self._scheduler.add_listener(self._on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         self._schedule()
