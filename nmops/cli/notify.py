@@ -90,22 +90,31 @@ def _rows_document(rows: list[Any]) -> list[dict[str, Any]]:
 @main.command(name="outbox")
 @CONFIG_OPTION
 @click.option("--flush", is_flag=True, help="Send everything waiting now, retries included.")
+@click.option(
+    "--retry",
+    is_flag=True,
+    help=f"Give the rows given up in the last {DEAD_SHOWN_DAYS} days another go, now.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document (nmops.outbox/1).")
-def outbox_command(config_opt: str | None, flush: bool, as_json: bool) -> None:
+def outbox_command(config_opt: str | None, flush: bool, retry: bool, as_json: bool) -> None:
     """What waits in the outbox (mail and webhooks not sent yet, and why the last try failed);
-    with --flush, send it now."""
+    with --flush, send it now; with --retry, the ones given up too (once what killed them is
+    fixed: their tries and age start again)."""
     from datetime import timedelta
 
     from nmops.notify import outbox
     from nmops.notify.deliver import Delivery, deliver_pending
 
     delivery: Delivery | None = None
+    requeued: int | None = None
     try:
         config = load_config(config_path(config_opt))
         with open_store(config) as store:
-            if flush:
-                delivery = deliver_pending(store, config.settings, flush=True)
             since = store.now() - timedelta(days=DEAD_SHOWN_DAYS)
+            if retry:
+                requeued = outbox.requeue_dead(store, since=since)
+            if flush or retry:
+                delivery = deliver_pending(store, config.settings, flush=True)
             rows = outbox.waiting(store, dead_since=since)
     except NmopsError as exc:
         _fail(exc)
@@ -113,6 +122,8 @@ def outbox_command(config_opt: str | None, flush: bool, as_json: bool) -> None:
     code = ExitCode.WARNING if delivery is not None and not delivery.ok else ExitCode.OK
     if as_json:
         doc: dict[str, Any] = {"schema": "nmops.outbox/1", "rows": _rows_document(rows)}
+        if requeued is not None:
+            doc["requeued"] = requeued
         if delivery is not None:
             doc["flush"] = {
                 "sent": delivery.sent,
@@ -124,6 +135,8 @@ def outbox_command(config_opt: str | None, flush: bool, as_json: bool) -> None:
         click.echo(json.dumps(doc, indent=2 if sys.stdout.isatty() else None))
         sys.exit(code)
     out = _console()
+    if requeued is not None:
+        out.print(plain(f"given another go: {requeued}"))
     if delivery is not None:
         out.print(
             plain(

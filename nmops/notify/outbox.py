@@ -187,6 +187,27 @@ def mark_failed(
     return bool(done)
 
 
+def requeue_dead(store: Store, *, since: datetime) -> int:
+    """Dead rows created after ``since`` back to ``pending`` with their tries and age reset
+    (someone fixed what killed them and asks for another go; the message keeps its own Date);
+    returns how many."""
+    now = store.now()
+    with store.begin() as conn:
+        done = conn.execute(
+            sa.update(outbox)
+            .where(outbox.c.state == "dead", outbox.c.created_at >= since)
+            .values(
+                state="pending",
+                attempts=0,
+                created_at=now,
+                next_try_at=now,
+                claimed_by=None,
+                claimed_until=None,
+            )
+        ).rowcount
+    return int(done)
+
+
 def waiting(store: Store, *, dead_since: datetime | None = None) -> list[OutboxRow]:
     """Rows not sent yet (pending, sending), and the dead ones created after ``dead_since``."""
     states: list[sa.ColumnElement[bool]] = [outbox.c.state.in_(("pending", "sending"))]

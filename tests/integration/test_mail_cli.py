@@ -142,3 +142,30 @@ def test_outbox_lists_what_waits_and_flush_sends_it(tmp_path: Path, hook_key: st
     assert "sent 2, failed 0 (0 given up), 0 waiting" in flushed.stdout
     assert "the outbox is empty" in flushed.stdout
     assert len(server.inbox.mails) == 1
+
+
+def test_retry_gives_what_was_given_up_another_go_once(tmp_path: Path, hook_key: str) -> None:
+    port = free_port()
+    path = config(tmp_path, port)
+    path.write_text(path.read_text() + "  max_attempts: 1\n", encoding="utf-8")  # notify:
+    with responses.RequestsMock() as web:
+        web.post(HOOK, status=500)
+        nmops("notify", "--test", "--config", str(path))  # dies at once: one try allowed
+    listed = json.loads(nmops("outbox", "--json", "--config", str(path)).stdout)
+    assert {r["state"] for r in listed["rows"]} == {"dead"} and len(listed["rows"]) == 3
+    assert "given another go" not in nmops("outbox", "--flush", "--config", str(path)).stdout
+    server = SmtpServer(port)
+    server.start()
+    try:
+        with responses.RequestsMock() as web:
+            web.post(HOOK, status=200)
+            retried = nmops("outbox", "--retry", "--json", "--config", str(path))
+            again = nmops("outbox", "--retry", "--config", str(path))
+            assert len(web.calls) == 1
+    finally:
+        server.stop()
+    doc = json.loads(retried.stdout)
+    assert retried.exit_code == 0, retried.output
+    assert doc["requeued"] == 3 and doc["flush"]["sent"] == 3 and doc["rows"] == []
+    assert len(server.inbox.mails) == 2  # once each, not again on the second --retry
+    assert "given another go: 0" in again.stdout and again.exit_code == 0
