@@ -9,7 +9,9 @@ SA. Pins already set are taken back when the name is right, whatever the policy 
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from nmops.config.model import Family
 from nmops.config.policy import Policy
@@ -18,6 +20,9 @@ from nmops.ix.routerconfig import Tunnel
 from nmops.peers.diff import pinned_line
 from nmops.plan import NAME_PROBLEMS, OpenPin, PinSpec, Rung, Situation, Step
 from nmops.status import Status
+
+if TYPE_CHECKING:
+    from nmops.check import RouterReport
 
 _FQDN_KEYWORD: dict[Family, str] = {"ipv4": "peer-fqdn-ipv4", "ipv6": "peer-fqdn-ipv6"}
 
@@ -110,3 +115,57 @@ def pin_steps(
             elif _name_status(peer, family) is Status.OK:
                 steps.append(_unpin(situation, pin, line))
     return steps
+
+
+class HeldPin(Protocol):
+    @property
+    def router(self) -> str: ...
+    @property
+    def tunnel(self) -> str: ...
+    @property
+    def address(self) -> str: ...
+
+
+def _points_at(line: str, address: str) -> bool:
+    words = line.split()
+    if words[:2] != ["ikev2", "peer"] or len(words) < 3:
+        return False
+    try:  # the IX may show an address in another spelling than nmops typed it
+        return ipaddress.ip_address(words[2]) == ipaddress.ip_address(address)
+    except ValueError:
+        return False
+
+
+P = TypeVar("P", bound=HeldPin)
+
+
+def pins_gone(pins: Sequence[P], reports: Sequence[RouterReport]) -> list[tuple[P, str]]:
+    """The open pins a router's running config no longer holds, each with why. A pin is never
+    saved, so a reboot (nmops's own last rung, or a power cut) takes it back to the name; a
+    person may have changed the tunnel or removed it. Left open, such a pin would keep nmops
+    from pinning again and `peers sync` waiting for ever. Only routers whose running config
+    was read this time say anything."""
+    running = {
+        r.name: r.facts.running
+        for r in reports
+        if r.facts is not None and r.facts.reachable and r.facts.running is not None
+    }
+    out: list[tuple[P, str]] = []
+    for pin in pins:
+        config = running.get(pin.router)
+        if config is None:
+            continue
+        block = config.block(f"interface {pin.tunnel}")
+        if block is None:
+            out.append((pin, f"{pin.tunnel} is no longer in the running config"))
+            continue
+        line = next((c.line for c in block if c.line.startswith("ikev2 peer")), None)
+        if line is None or not _points_at(line, pin.address):
+            out.append(
+                (
+                    pin,
+                    f"the running config no longer points {pin.tunnel} at {pin.address} "
+                    "(a reboot brings the name back; or someone changed it)",
+                )
+            )
+    return out

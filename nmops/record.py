@@ -4,6 +4,7 @@ to know from history (consecutive sightings, steps already tried, reboots, peers
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -24,6 +25,8 @@ from nmops.state import (
     subject_states,
 )
 from nmops.status import Status
+
+log = logging.getLogger(__name__)
 
 # Outcomes that mean a step was tried (and, the problem still being there, did not help).
 TRIED = frozenset({"running", "applied", "no-effect", "failed", "undone", "lost"})
@@ -61,7 +64,18 @@ def record(store: Store, run_id: int, report: CheckReport) -> list[Transition]:
     rows = [o for r in report.routers for o in observed(r)]
     found = record_run(store, run_id, rows, routers=complete)
     record_paths(store, run_id, samples(report))
+    release_gone_pins(store, report)
     return found
+
+
+def release_gone_pins(store: Store, report: CheckReport) -> None:
+    """Pins the routers' running configs no longer hold are over (a reboot, a person)."""
+    from nmops.plan_pins import pins_gone
+    from nmops.state.pins import open_pins, release_pin
+
+    for pin, why in pins_gone(open_pins(store), report.routers):
+        release_pin(store, pin.id)
+        log.warning("%s: the pin on %s is over: %s", pin.router, pin.tunnel, why)
 
 
 def record_check(store: Store, report: CheckReport) -> tuple[CheckReport, int]:

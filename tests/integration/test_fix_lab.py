@@ -27,6 +27,7 @@ from nmops.ix.session import ChangeSession
 from nmops.lab.ixsim import Timings
 from nmops.plan import Rung, Step
 from nmops.state import Store, start_run, unfinished
+from nmops.state.pins import open_pins
 from tests.integration.labutil import KAGAWA, READ_ONLY_COMMANDS, TOKYO, LabThread
 
 pytestmark = pytest.mark.lab
@@ -412,3 +413,31 @@ def test_a_pin_holds_while_the_peer_name_is_stuck_and_goes_after_the_repair(
     assert "pinned:" not in out
     code, out = cli(lab, "history", TOKYO)
     assert code == 0 and "pin" in out and "unpin" in out
+
+
+def test_a_pin_a_reboot_took_back_is_over_and_is_set_again(lab: LabThread) -> None:
+    from nmops.lab.ixsim.router import State
+
+    policy(lab, pin="on", max_reboots=0)
+    broken(lab, KAGAWA, "ddns-v6-stuck", "address-change")
+    fix(lab, "--apply")
+    kagawa_v6 = lab.router(KAGAWA).own_address(6)
+    tokyo = lab.router(TOKYO)
+    v6_pin = f"ikev2 peer {kagawa_v6} authentication psk id keyid ix2215-kagawa"
+    assert ("interface Tunnel1.0", v6_pin) in tokyo.running.paths
+    # Tokyo reboots (a power cut): a pin is never saved, so the name is back in its config.
+    lab.call(tokyo.reload)
+    deadline = time.monotonic() + 30
+    while lab.call(lambda: tokyo.state) is not State.UP:
+        assert time.monotonic() < deadline, "tokyo did not come back"
+        time.sleep(0.1)
+    assert ("interface Tunnel1.0", v6_pin) not in tokyo.running.paths
+    _, out = cli(lab, "check")
+    assert "pinned:" not in out  # the check saw it go: the pin is over
+    config = load_config(lab.config_path)
+    with Store.open(config.settings.state.resolved(config.base_dir)) as store:
+        assert [p for p in open_pins(store) if p.router == TOKYO] == []
+    # Kagawa's AAAA is still stuck: the next repair pins the tunnel again.
+    _, doc = fix(lab, "--apply")
+    assert (TOKYO, "pin", "verified") in steps(doc)
+    assert ("interface Tunnel1.0", v6_pin) in tokyo.running.paths
