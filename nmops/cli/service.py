@@ -58,7 +58,7 @@ def serve(config_opt: str | None, jobs_dir: Path | None, metrics: str | None) ->
     server = None
     if address is not None:
         try:
-            server = MetricsServer(*address, service.store, service.alive)
+            server = MetricsServer(*address, service.store, service.alive, service.answers)
         except OSError as exc:
             _fail(NmopsError(f"cannot serve metrics on {metrics}: {exc.strerror}"))
             return

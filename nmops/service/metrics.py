@@ -18,19 +18,25 @@ from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from nmops.service.answers import LastAnswers
 from nmops.state import Store
 from nmops.state.schema import actions, incidents, job_runs, outbox, runs, subjects
 
 
 class StateCollector(Collector):
-    def __init__(self, store: Store, alive: Callable[[], bool]) -> None:
+    def __init__(
+        self, store: Store, alive: Callable[[], bool], answers: LastAnswers | None = None
+    ) -> None:
         self.store = store
         self.alive = alive
+        self.answers = answers
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("nmops_scheduler_up", "1 when the scheduler thread is alive")
         up.add_metric([], 1.0 if self.alive() else 0.0)
         yield up
+        if self.answers is not None:
+            yield self._answers(self.answers)
         with self.store.read() as conn:
             yield from self._subjects(conn)
             yield from self._runs(conn)
@@ -72,6 +78,19 @@ class StateCollector(Collector):
                 [row.router, row.subject, row.status], 1.0 if row.status == "ok" else 0.0
             )
         yield status
+
+    @staticmethod
+    def _answers(answers: LastAnswers) -> Metric:
+        gauge = GaugeMetricFamily(
+            "nmops_dns_answer_ok",
+            "1 when the server's answer for the name was ok at the last check this service ran",
+            labels=["router", "name", "server", "status"],
+        )
+        for a in answers.all():
+            gauge.add_metric(
+                [a.router, a.name, a.server, a.status], 1.0 if a.status == "ok" else 0.0
+            )
+        return gauge
 
     def _runs(self, conn: sa.Connection) -> Iterable[Metric]:
         last = conn.execute(
@@ -116,9 +135,16 @@ class _Threading(ThreadingMixIn, WSGIServer):
 class MetricsServer:
     """`/metrics` and `/healthz` on ADDR:PORT, on a thread of its own."""
 
-    def __init__(self, host: str, port: int, store: Store, healthy: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        store: Store,
+        healthy: Callable[[], bool],
+        answers: LastAnswers | None = None,
+    ) -> None:
         registry = CollectorRegistry()
-        registry.register(StateCollector(store, healthy))
+        registry.register(StateCollector(store, healthy, answers))
         metrics = make_wsgi_app(registry)
 
         def app(environ: dict[str, Any], start: Any) -> Iterable[bytes]:

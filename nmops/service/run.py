@@ -26,9 +26,18 @@ from nmops.status import ExitCode
 
 if TYPE_CHECKING:
     from nmops.apply import StepResult
+    from nmops.check import CheckReport
 
 log = logging.getLogger(__name__)
-Stopping = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What the service hands a run: ``stopping`` (the service going down) is asked between
+    steps, and ``checked`` is told every check report the run makes (for the metrics)."""
+
+    stopping: Callable[[], bool] = lambda: False
+    checked: Callable[[CheckReport], None] = lambda report: None
 
 
 @dataclass(frozen=True)
@@ -45,16 +54,16 @@ def run_job(
     store: Store,
     *,
     scheduled_at: datetime | None = None,
-    stopping: Stopping = lambda: False,
+    hooks: Hooks = Hooks(),
 ) -> JobResult:
-    """Run ``job`` once, now; record and ping its outcome. ``stopping`` (the service going
-    down) is asked between steps: the step in hand finishes, no new one starts."""
+    """Run ``job`` once, now; record and ping its outcome. Once ``hooks.stopping`` says the
+    service is going down, the step in hand finishes and no new one starts."""
     when = scheduled_at or store.now()
     run_id = start_job_run(store, job.name, when)
     if job.ping is not None:
         ping(job.ping.url, "start")
     try:
-        code, detail = _RUNS[job.run](job, config, store, stopping)
+        code, detail = _RUNS[job.run](job, config, store, hooks)
         outcome = "failed" if code is ExitCode.UNKNOWN else "ok"
     except NmopsError as exc:
         code, detail, outcome = ExitCode.UNKNOWN, str(exc), "failed"
@@ -68,7 +77,7 @@ def run_job(
     return JobResult(job.name, outcome, int(code), detail)
 
 
-def _check(job: Job, config: Config, store: Store, stopping: Stopping) -> tuple[ExitCode, str]:
+def _check(job: Job, config: Config, store: Store, hooks: Hooks) -> tuple[ExitCode, str]:
     from nmops.alerting import after_check
     from nmops.check import run_check
     from nmops.record import record_check
@@ -76,6 +85,7 @@ def _check(job: Job, config: Config, store: Store, stopping: Stopping) -> tuple[
     routers = config.routers(job.routers or None)
     report = aio.run(run_check(config, routers))
     report, run_id = record_check(store, report)
+    hooks.checked(report)
     alerted = after_check(store, config, run_id)
     said = f"{len(alerted.events)} notices, {alerted.queued} queued"
     if alerted.delivery is not None:
@@ -83,12 +93,15 @@ def _check(job: Job, config: Config, store: Store, stopping: Stopping) -> tuple[
     return report.exit_code, f"{len(routers)} routers: {report.exit_code.label}; {said}"
 
 
-def _fix(job: Job, config: Config, store: Store, stopping: Stopping) -> tuple[ExitCode, str]:
+def _fix(job: Job, config: Config, store: Store, hooks: Hooks) -> tuple[ExitCode, str]:
     from nmops.apply import STOPPING
     from nmops.fix import run_fix
 
     routers = config.routers(job.routers or None)
-    result = aio.run(run_fix(config, store, routers, apply=job.apply, wait=60.0, stopping=stopping))
+    result = aio.run(
+        run_fix(config, store, routers, apply=job.apply, wait=60.0, stopping=hooks.stopping)
+    )
+    hooks.checked(result.final or result.report)
     events = _action_events(result.results, store.now())
     if events:
         from nmops.alerting import channels
@@ -128,7 +141,7 @@ def _action_events(results: Sequence[StepResult], now: datetime) -> list[Event]:
     return out
 
 
-def _report(job: Job, config: Config, store: Store, stopping: Stopping) -> tuple[ExitCode, str]:
+def _report(job: Job, config: Config, store: Store, hooks: Hooks) -> tuple[ExitCode, str]:
     from nmops.notify.deliver import deliver_pending
     from nmops.notify.queue import queue_message
     from nmops.report.digest import build_digest
@@ -146,12 +159,12 @@ def _report(job: Job, config: Config, store: Store, stopping: Stopping) -> tuple
     return code, f"digest queued ({queued}), {delivery.sent} sent, {delivery.waiting} waiting"
 
 
-def _peers_sync(job: Job, config: Config, store: Store, stopping: Stopping) -> tuple[ExitCode, str]:
+def _peers_sync(job: Job, config: Config, store: Store, hooks: Hooks) -> tuple[ExitCode, str]:
     from nmops.peers.sync import peers_diff, peers_sync
 
     routers = config.routers(job.routers or None)
     if job.apply:
-        result = aio.run(peers_sync(config, store, routers, wait=60.0, stopping=stopping))
+        result = aio.run(peers_sync(config, store, routers, wait=60.0, stopping=hooks.stopping))
     else:
         result = aio.run(peers_diff(config, routers, store))
     drifted = [r.router for r in result.routers if r.drift is not None and not r.drift.clean]

@@ -21,8 +21,9 @@ from typing import Any
 from nmops.config.load import Config, load_config
 from nmops.errors import ConfigError, NmopsError
 from nmops.service import memory
+from nmops.service.answers import LastAnswers
 from nmops.service.jobs import Job, cron_trigger, load_jobs
-from nmops.service.run import run_job
+from nmops.service.run import Hooks, run_job
 from nmops.state import Store
 from nmops.state.jobruns import record_skipped
 
@@ -42,6 +43,7 @@ class Service:
     _stop: threading.Event = field(default_factory=threading.Event)
     _reload: threading.Event = field(default_factory=threading.Event)
     _scheduler: Any = None
+    answers: LastAnswers = field(default_factory=LastAnswers)
 
     @classmethod
     def open(cls, config_path: Path, jobs_dir: Path) -> Service:
@@ -113,7 +115,9 @@ class Service:
         if job is None or self._stop.is_set():
             return
         try:
-            run_job(job, self.config, self.store, stopping=self._stop.is_set)
+            run_job(
+                job, self.config, self.store, hooks=Hooks(self._stop.is_set, self.answers.update)
+            )
         finally:
             memory.trim()
 
@@ -149,6 +153,7 @@ class Service:
             )
             return
         self.config = config
+        self.answers.keep(set(config.inventory.routers))
         problems = self.load_jobs()
         log.info("reloaded: %d jobs, %d problems", len(self.jobs), len(problems))
 

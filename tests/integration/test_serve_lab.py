@@ -20,7 +20,7 @@ from nmops.config.load import load_config
 from nmops.lab.bind import free_port
 from nmops.state import Store, unfinished
 from nmops.state.jobruns import JobRun, job_runs_since
-from tests.integration.labutil import KAGAWA, LabThread
+from tests.integration.labutil import KAGAWA, LabThread, fqdn
 
 pytestmark = pytest.mark.lab
 
@@ -91,6 +91,17 @@ def test_jobs_fire_metrics_answer_and_sighup_reloads(lab: LabThread, tmp_path: P
             f'nmops_subject_ok{{router="{KAGAWA}",status="ok",subject="name:ipv6"}} 1.0' in metrics
         )
         assert "nmops_scheduler_up 1.0" in metrics and "nmops_outbox_depth 0.0" in metrics
+        # Per router, name and server: what the lab's authoritative server answered.
+        answers = [
+            line
+            for line in metrics.splitlines()
+            if line.startswith("nmops_dns_answer_ok{")
+            and f'name="{fqdn(KAGAWA, "ipv6")}"' in line
+            and f'router="{KAGAWA}"' in line
+        ]
+        (answer,) = answers
+        assert 'server="127.0.0.1' in answer and 'status="ok"' in answer, answer
+        assert answer.endswith(" 1.0"), answer
         assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
         # A new job and a broken one, then SIGHUP: the new one runs, the old one goes on.
         job(jobs, "watch-kagawa", "check", routers=f"[{KAGAWA}]")
