@@ -93,7 +93,12 @@ class Applier:
         the routers at the other end of its tunnels (for `link_gap`)."""
         left = {p for s in steps for p in s.problems}
         results: list[StepResult] = []
-        for step in steps:
+        for number, step in enumerate(steps):
+            if self.stopping():
+                # The rest waits for the next run, untold: a ladder cut short is no reason to
+                # call a person (its last rung would say so) or to report a step as blocked.
+                results += [StepResult(s, "skipped", STOPPING) for s in steps[number:]]
+                break
             mine = [p for p in step.problems if p in left]
             if not mine:
                 # Not an action: nothing was tried (so nothing is recorded).
@@ -105,9 +110,6 @@ class Applier:
             if not step.rung.acts:
                 results.append(self._record(step, "needs-human", step.why))
                 break
-            if self.stopping():
-                results.append(StepResult(step, "skipped", STOPPING))
-                continue
             # What is left of the problems is what this step is about (its lines stay as
             # reviewed: re-registering a family already cured does no harm).
             step = dataclasses.replace(step, problems=tuple(mine))

@@ -52,6 +52,7 @@ class FixResult:
     results: list[StepResult] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)  # what was put back first
     final: CheckReport | None = None  # a check after applying
+    stopped: bool = False  # nmops was stopping: steps and the final check left for next time
 
     @property
     def lost(self) -> bool:
@@ -62,6 +63,8 @@ class FixResult:
         codes = [(self.final or self.report).exit_code]
         if self.lost:
             codes.append(ExitCode.CRITICAL)
+        if self.stopped and self.final is None:
+            codes.append(ExitCode.WARNING)  # what the steps did is not known yet
         return worst(codes)
 
 
@@ -259,7 +262,8 @@ async def _apply(
 
     for outcome in await asyncio.gather(*(one(r) for r in acting)):
         result.results += outcome
-    if acting and not stopping():  # a service on its way down leaves the check to the next run
+    result.stopped = stopping()
+    if acting and not result.stopped:  # a service on its way down leaves it to the next run
         final_seen = await observe(config, routers)
         final = build_report(config, routers, final_seen)
         result.final = with_lost(final, lost_routers(store, final))

@@ -35,9 +35,11 @@ def _address(value: str) -> tuple[str, int]:
 def serve(config_opt: str | None, jobs_dir: Path | None, metrics: str | None) -> None:
     """Run the jobs in jobs/*.yaml on their cron schedules: checks, fixes, peer syncs and the
     daily report. SIGTERM lets a running job finish; SIGHUP reloads config and jobs."""
+    from nmops.service import memory
     from nmops.service.metrics import MetricsServer
     from nmops.service.scheduler import Service
 
+    memory.cap_arenas()  # before any thread (the metrics server's, the jobs')
     err = _console(stderr=True)
     try:
         address = _address(metrics) if metrics else None

@@ -69,9 +69,9 @@ class RouterSync:
             if self.outcome in ("verified", "in-sync"):
                 return ExitCode.OK
             # Nothing failed: lines left for a person, or a pin to wait for.
-            return (
-                ExitCode.WARNING if self.outcome in ("held-back", "waiting") else ExitCode.CRITICAL
-            )
+            # `skipped`: nmops was stopping, the next run does it.
+            waits = ("held-back", "waiting", "skipped")
+            return ExitCode.WARNING if self.outcome in waits else ExitCode.CRITICAL
         return ExitCode.OK if self.drift is None or self.drift.clean else ExitCode.WARNING
 
 
@@ -223,9 +223,11 @@ async def _sync(
     applier = Applier(config, store, run_id, "", lease.holder, say, stopping=stopping)
     _, blocked = await recover_unfinished(applier, store, by_name, say)
     result = SyncResult(applied=True)
-    for router in routers:
+    for number, router in enumerate(routers):
         if stopping():
-            say(f"{router.name}: {STOPPING}", None)
+            for rest in routers[number:]:
+                result.routers.append(RouterSync(rest.name, outcome="skipped", detail=STOPPING))
+            say(f"{len(routers) - number} routers: {STOPPING}", None)
             break
         lease.renew()
         item = await _one(config, store, router, desired)

@@ -4,7 +4,8 @@ Jobs run in threads, and glibc gives threads their own malloc arenas (up to 8 pe
 keeping the memory freed in it for itself: RSS then grows for hours though nothing leaks (the
 soak bench showed +13 % over ten minutes, still rising, with Python's own allocations flat).
 Two arenas and a trim after each job keep it level. Elsewhere (musl, macOS) this does
-nothing; a ``MALLOC_ARENA_MAX`` set by the operator is left alone.
+nothing; an arena limit the operator set (``MALLOC_ARENA_MAX``, or
+``glibc.malloc.arena_max`` in ``GLIBC_TUNABLES``) is left alone.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def _libc() -> ctypes.CDLL | None:
 def cap_arenas(arenas: int = ARENAS) -> bool:
     """At most ``arenas`` malloc arenas from now on; whether it took effect. Call before the
     job threads start."""
-    if "MALLOC_ARENA_MAX" in os.environ:
+    if "MALLOC_ARENA_MAX" in os.environ or "arena_max" in os.environ.get("GLIBC_TUNABLES", ""):
         return False  # the operator's choice
     libc = _libc()
     if libc is None:

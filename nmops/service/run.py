@@ -119,7 +119,9 @@ def _fix(job: Job, config: Config, store: Store, hooks: Hooks) -> tuple[ExitCode
     done = [r for r in result.results if r.outcome != "skipped"]
     said = f"plan {result.plan.id}: {len(result.plan.steps)} steps, {len(done)} carried out"
     left = sum(r.detail == STOPPING for r in result.results)
-    return result.exit_code, said + (f", {left} left: nmops was stopping" if left else "")
+    if result.stopped:
+        said += f", {left} left and the final check: nmops was stopping"
+    return result.exit_code, said
 
 
 def _action_events(results: Sequence[StepResult], now: datetime) -> list[Event]:

@@ -18,7 +18,7 @@ import requests
 
 from nmops.config.load import load_config
 from nmops.lab.bind import free_port
-from nmops.state import Store, unfinished
+from nmops.state import Store, actions_for, unfinished
 from nmops.state.jobruns import JobRun, job_runs_since
 from tests.integration.labutil import KAGAWA, LabThread, fqdn
 
@@ -143,6 +143,9 @@ def test_sigterm_mid_job_finishes_the_step_and_starts_no_other(
     config = load_config(lab.config_path)
     with Store.open(config.settings.state.resolved(config.base_dir)) as store:
         assert unfinished(store) == []
+        # A ladder cut short calls no person: its last rung was not reached.
+        told = [(a.rung, a.outcome) for a in actions_for(store, KAGAWA)]
+        assert not [t for t in told if t[1] == "blocked"], told
     done = runs(lab)
     assert all(r.outcome != "running" for r in done), done
     assert done and all(r.finished_at is not None for r in done)  # it finished its step

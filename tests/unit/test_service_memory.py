@@ -1,6 +1,6 @@
 """`nmops serve`'s malloc arena cap, observed in a child process through glibc's own
 malloc_stats(): eight job-like threads alive at once get their own arenas without the cap and
-share two with it; an operator's MALLOC_ARENA_MAX is left alone."""
+share two with it; an operator's limit (MALLOC_ARENA_MAX, GLIBC_TUNABLES) is left alone."""
 
 from __future__ import annotations
 
@@ -62,3 +62,6 @@ def test_an_operators_setting_is_left_alone() -> None:
     said, count = arenas("cap", MALLOC_ARENA_MAX="4")
     assert said.split()[0] == "False"
     assert 2 < count <= 4, count
+    said, count = arenas("cap", GLIBC_TUNABLES="glibc.malloc.arena_max=3")
+    assert said.split()[0] == "False"
+    assert 2 < count <= 3, count
