@@ -34,8 +34,8 @@ def _libc() -> ctypes.CDLL | None:
 
 
 def cap_arenas(arenas: int = ARENAS) -> bool:
-    """At most ``arenas`` malloc arenas from now on; whether it took effect. Call before the
-    job threads start."""
+    """At most ``arenas`` malloc arenas from now on; whether it took effect. A setting of the
+    whole process: `nmops serve` makes it once, first, before any thread starts."""
     if "MALLOC_ARENA_MAX" in os.environ or "arena_max" in os.environ.get("GLIBC_TUNABLES", ""):
         return False  # the operator's choice
     libc = _libc()

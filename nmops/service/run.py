@@ -118,8 +118,8 @@ def _fix(job: Job, config: Config, store: Store, hooks: Hooks) -> tuple[ExitCode
             deliver_pending(store, config.settings)
     done = [r for r in result.results if r.outcome != "skipped"]
     said = f"plan {result.plan.id}: {len(result.plan.steps)} steps, {len(done)} carried out"
-    left = sum(r.detail == STOPPING for r in result.results)
     if result.stopped:
+        left = sum(r.detail == STOPPING for r in result.results)
         said += f", {left} left and the final check: nmops was stopping"
     return result.exit_code, said
 
